@@ -1,0 +1,116 @@
+"""`make train` / `python -m animegan.cli.train [overrides]`: compose, check, instantiate, fit.
+
+The only module (with the other cli/ entry points) that reads a DictConfig. It reads top to bottom:
+process-wide switches, up-front checks (weights, data, resume file), objects, trainer, fit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from animegan.data.decode import DatasetNotFoundError
+from animegan.models.weights import WeightsNotFoundError
+from animegan.training import SaveConfigCallback
+
+log = logging.getLogger(__name__)
+
+# Errors a user can fix: shown as one clear message (no traceback) with exit code 2.
+USER_ERRORS = (WeightsNotFoundError, DatasetNotFoundError, FileNotFoundError)
+
+
+def _is_launcher_rank() -> bool:
+    """True in the process the user started (DDP children get LOCAL_RANK/ NODE_RANK > 0)."""
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
+def build_loggers(logger_cfg: DictConfig | None) -> list[Any] | bool:
+    """Instantiate every logger in the ``logger`` group; ``False`` when none is configured."""
+    if not logger_cfg:
+        return False
+    return [hydra.utils.instantiate(spec, _convert_="all") for spec in logger_cfg.values()]
+
+
+def build_callbacks(callbacks_cfg: DictConfig | None) -> list[L.Callback]:
+    """Instantiate every callback in the ``callbacks`` group (a mapping name → spec)."""
+    if not callbacks_cfg:
+        return []
+    return [hydra.utils.instantiate(spec, _convert_="all") for spec in callbacks_cfg.values()]
+
+
+def train(cfg: DictConfig) -> Path | None:
+    """Run one training job described by ``cfg``; returns the last checkpoint path (or None)."""
+    L.seed_everything(cfg.seed, workers=True)
+    torch.set_float32_matmul_precision(cfg.matmul_precision)
+    run_config = OmegaConf.to_container(cfg, resolve=True)
+    output_dir = Path(cfg.paths.output_dir)
+
+    if cfg.ckpt_path is not None and not Path(cfg.ckpt_path).is_file():
+        raise FileNotFoundError(
+            f"ckpt_path={cfg.ckpt_path} does not exist; pass a checkpoint written by this "
+            "repository, e.g. outputs/<name>/<time>/checkpoints/last.ckpt"
+        )
+
+    # Weights first: a missing VGG file stops the run before any data work or step.
+    feature_extractor = hydra.utils.instantiate(cfg.model.vgg, _convert_="all")
+    generator = hydra.utils.instantiate(cfg.model.generator, _convert_="all")
+    discriminator = hydra.utils.instantiate(cfg.model.discriminator, _convert_="all")
+    objective = hydra.utils.instantiate(cfg.loss, _convert_="all")
+
+    datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
+    if _is_launcher_rank():
+        # Up-front data check (missing/empty folders, unreadable files) before the trainer starts;
+        # Lightning calls these again, and both are cached/idempotent.
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+
+    module = hydra.utils.instantiate(
+        cfg.module,
+        generator=generator,
+        discriminator=discriminator,
+        feature_extractor=feature_extractor,
+        objective=objective,
+        _convert_="all",
+    )
+    # Set after instantiation: passed as a kwarg, Hydra would instantiate its `_target_` entries.
+    module.run_config = run_config
+    callbacks = build_callbacks(cfg.callbacks)
+    callbacks.append(SaveConfigCallback(output_dir / "config_resolved.yaml", run_config))
+    loggers = build_loggers(cfg.logger)
+    trainer: L.Trainer = hydra.utils.instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers, _convert_="all"
+    )
+    for logger in trainer.loggers:
+        logger.log_hyperparams(run_config)
+
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+
+    checkpoint = trainer.checkpoint_callback
+    last = getattr(checkpoint, "last_model_path", "") if checkpoint is not None else ""
+    if trainer.is_global_zero:
+        log.info("run folder: %s", output_dir)
+        if last:
+            log.info("last checkpoint: %s", last)
+    return Path(last) if last else None
+
+
+@hydra.main(version_base="1.3", config_path="../../../conf", config_name="train")
+def main(cfg: DictConfig) -> None:
+    try:
+        train(cfg)
+    except USER_ERRORS as error:
+        log.error("%s", error)
+        print(f"\nerror: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

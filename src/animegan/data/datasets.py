@@ -1,0 +1,258 @@
+"""Map-style datasets: unpaired photo/anime training samples and photo-only evaluation samples.
+
+Images are decoded by content, resized so the shorter side equals ``image_size`` (no squashing),
+then cropped to ``image_size x image_size`` by an albumentations-style transform. Tensors are
+float32 ``[3, S, S]`` in ``[-1, 1]`` (``x / 127.5 - 1``, as in the official loader).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import albumentations as A
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from animegan.data.decode import read_image_rgb
+from animegan.data.smoothing import resize_shorter_side, to_gray3
+
+__all__ = [
+    "ANIME_TARGETS",
+    "PhotoDataset",
+    "Transform",
+    "UnpairedPhotoAnimeDataset",
+    "default_eval_transform",
+    "default_train_transform",
+    "image_to_tensor",
+    "with_anime_targets",
+]
+
+# albumentations-style callable: ``t(image=..., **targets) -> dict`` of uint8 HxWx3 arrays.
+Transform = Callable[..., dict[str, Any]]
+
+# The grayscale and smoothed-grayscale anime images are extra "image" targets, so one sampled
+# geometric transform (crop, flip, affine) moves all three identically and they stay aligned.
+ANIME_TARGETS: dict[str, str] = {"anime_gray": "image", "anime_smooth_gray": "image"}
+
+
+def default_train_transform(image_size: int) -> A.Compose:
+    """Random ``image_size`` square crop (after the shorter-side resize), no other augmentation.
+
+    Args:
+        image_size: output side in pixels.
+
+    Returns:
+        ``A.Compose`` that also accepts the ``anime_gray`` and ``anime_smooth_gray`` targets.
+    """
+    return A.Compose(
+        [A.RandomCrop(height=image_size, width=image_size)], additional_targets=dict(ANIME_TARGETS)
+    )
+
+
+def default_eval_transform(image_size: int) -> A.Compose:
+    """Center ``image_size`` square crop (after the shorter-side resize); deterministic.
+
+    Args:
+        image_size: output side in pixels.
+
+    Returns:
+        ``A.Compose`` that also accepts the ``anime_gray`` and ``anime_smooth_gray`` targets.
+    """
+    return A.Compose(
+        [A.CenterCrop(height=image_size, width=image_size)], additional_targets=dict(ANIME_TARGETS)
+    )
+
+
+def with_anime_targets(transform: Transform) -> Transform:
+    """Make an albumentations transform apply to ``anime_gray`` / ``anime_smooth_gray`` too.
+
+    A ``Compose`` is copied and given the targets (``Compose.add_targets``); a bare transform or
+    ``OneOf`` is wrapped in a ``Compose`` (a bare albumentations transform silently passes unknown
+    keys through untouched, which would misalign the gray images). Other callables are returned
+    unchanged: they must handle the two keyword targets themselves.
+
+    Args:
+        transform: albumentations transform or any ``t(image=..., **targets) -> dict`` callable.
+
+    Returns:
+        A transform that accepts ``image``, ``anime_gray`` and ``anime_smooth_gray``.
+    """
+    if isinstance(transform, A.Compose):
+        prepared = copy.deepcopy(transform)
+        prepared.add_targets(dict(ANIME_TARGETS))
+        return prepared
+    if isinstance(transform, (A.BasicTransform, A.BaseCompose)):
+        return A.Compose([transform], additional_targets=dict(ANIME_TARGETS))
+    return transform
+
+
+def image_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 ``[H, W, 3]`` image to float32 ``[3, H, W]`` in ``[-1, 1]`` (``x / 127.5 - 1``)."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise TypeError(
+            f"transforms must return uint8 HxWx3 images, got {image.dtype} {image.shape}; "
+            "do not normalise inside the transform"
+        )
+    chw = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous()
+    return chw.float().div_(127.5).sub_(1.0)
+
+
+def _check_square(image: np.ndarray, image_size: int, what: str) -> None:
+    if image.shape[:2] != (image_size, image_size):
+        raise ValueError(
+            f"{what} transform returned a {image.shape[1]}x{image.shape[0]} image, expected "
+            f"{image_size}x{image_size}: end the transform with a crop or resize to image_size"
+        )
+
+
+def _match_shape(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    h, w = shape
+    if image.shape[:2] == (h, w):
+        return image
+    shrinking = image.shape[0] * image.shape[1] > h * w
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    return cv2.resize(image, (w, h), interpolation=interpolation)
+
+
+def _set_seed(transform: object, seed: int) -> None:
+    setter = getattr(transform, "set_random_seed", None)
+    if callable(setter):
+        setter(seed)
+
+
+class UnpairedPhotoAnimeDataset(Dataset[dict[str, torch.Tensor]]):
+    """Training samples: a photo and an unrelated anime image (with its gray and smooth gray).
+
+    Indexed by ``(photo_index, anime_index)`` tuples, which :class:`UnpairedSampler` yields.
+
+    Args:
+        photo_paths: training photos.
+        anime_paths: training anime images.
+        image_size: output side ``S`` in pixels; images are first resized so their shorter side
+            is ``S``.
+        smooth_source: maps an anime path to its edge-smoothed RGB image at that resolution
+            (e.g. ``SmoothCache(...).get``); resized to the anime image's shape if it differs.
+        photo_transform: ``t(image=...)``; default a random ``S`` crop. Must return ``S x S`` uint8.
+        anime_transform: ``t(image=..., anime_gray=..., anime_smooth_gray=...)``; default a
+            random ``S`` crop; albumentations transforms get the two targets added.
+    """
+
+    def __init__(
+        self,
+        photo_paths: Sequence[Path],
+        anime_paths: Sequence[Path],
+        image_size: int,
+        smooth_source: Callable[[Path], np.ndarray],
+        photo_transform: Transform | None = None,
+        anime_transform: Transform | None = None,
+    ) -> None:
+        if not photo_paths or not anime_paths:
+            raise ValueError(
+                f"need at least one photo and one anime image, got {len(photo_paths)} photos "
+                f"and {len(anime_paths)} anime images"
+            )
+        self.photo_paths = [Path(p) for p in photo_paths]
+        self.anime_paths = [Path(p) for p in anime_paths]
+        self.image_size = int(image_size)
+        self.smooth_source = smooth_source
+        # `is None`, not `or`: an albumentations Compose defines __len__, so an empty one is falsy.
+        if photo_transform is None:
+            photo_transform = default_train_transform(self.image_size)
+        if anime_transform is None:
+            anime_transform = default_train_transform(self.image_size)
+        self.photo_transform = photo_transform
+        self.anime_transform = with_anime_targets(anime_transform)
+
+    def __len__(self) -> int:
+        """Number of photos (an epoch's length is set by the sampler)."""
+        return len(self.photo_paths)
+
+    def reseed(self, seed: int) -> None:
+        """Reseed the transforms' own random generators (albumentations ignores global seeds).
+
+        Called with a distinct seed per dataloader worker, so workers do not repeat each
+        other's crops.
+
+        Args:
+            seed: any non-negative integer.
+        """
+        photo_seed, anime_seed = np.random.SeedSequence(seed).generate_state(2)
+        _set_seed(self.photo_transform, int(photo_seed))
+        _set_seed(self.anime_transform, int(anime_seed))
+
+    def __getitem__(self, index: tuple[int, int]) -> dict[str, torch.Tensor]:
+        """One unpaired sample.
+
+        Args:
+            index: ``(photo_index, anime_index)``.
+
+        Returns:
+            ``photo``, ``anime``, ``anime_gray``, ``anime_smooth_gray``: float32 ``[3, S, S]`` in
+            ``[-1, 1]``; the last three are pixel-aligned.
+        """
+        if not isinstance(index, tuple | list) or len(index) != 2:
+            raise TypeError(
+                f"index with (photo_index, anime_index), got {index!r}: use UnpairedSampler"
+            )
+        photo_index, anime_index = index
+        size = self.image_size
+        photo = resize_shorter_side(read_image_rgb(self.photo_paths[photo_index], size), size)
+        anime_path = self.anime_paths[anime_index]
+        # Same decode and resize as SmoothCache, so the smooth image is pixel-aligned.
+        anime = resize_shorter_side(read_image_rgb(anime_path, size), size)
+        smooth = _match_shape(self.smooth_source(anime_path), anime.shape[:2])
+
+        photo = self.photo_transform(image=photo)["image"]
+        out = self.anime_transform(
+            image=anime, anime_gray=to_gray3(anime), anime_smooth_gray=to_gray3(smooth)
+        )
+        _check_square(photo, self.image_size, "photo")
+        for key in ("image", "anime_gray", "anime_smooth_gray"):
+            _check_square(out[key], self.image_size, f"anime ({key})")
+        return {
+            "photo": image_to_tensor(photo),
+            "anime": image_to_tensor(out["image"]),
+            "anime_gray": image_to_tensor(out["anime_gray"]),
+            "anime_smooth_gray": image_to_tensor(out["anime_smooth_gray"]),
+        }
+
+
+class PhotoDataset(Dataset[dict[str, Any]]):
+    """Validation / test photos, never augmented.
+
+    Args:
+        paths: photo files.
+        image_size: output side ``S``; shorter side resized to ``S``, then center-cropped.
+        transform: ``t(image=...)`` replacing the center crop; must return ``S x S`` uint8.
+    """
+
+    def __init__(
+        self, paths: Sequence[Path], image_size: int, transform: Transform | None = None
+    ) -> None:
+        self.paths = [Path(p) for p in paths]
+        self.image_size = int(image_size)
+        self.transform = default_eval_transform(self.image_size) if transform is None else transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """One photo.
+
+        Args:
+            index: position in ``paths``.
+
+        Returns:
+            ``photo``: float32 ``[3, S, S]`` in ``[-1, 1]``; ``index``: the int ``index``.
+        """
+        photo = resize_shorter_side(
+            read_image_rgb(self.paths[index], self.image_size), self.image_size
+        )
+        photo = self.transform(image=photo)["image"]
+        _check_square(photo, self.image_size, "photo")
+        return {"photo": image_to_tensor(photo), "index": int(index)}

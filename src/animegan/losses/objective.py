@@ -1,0 +1,261 @@
+"""AnimeGANv2 objective: the one place where loss terms are weighted and summed.
+
+Official weights (TachibanaYoshino/AnimeGANv2; G adversarial weight 300, D scale 300 for all):
+
+=========  =======  =====  =====  ====  ==============================
+style      content  style  color  tv    D weights (real, fake, gray, smooth)
+=========  =======  =====  =====  ====  ==============================
+Hayao      1.5      2.5    15     1     1.2, 1.2, 1.2, 0.8
+Shinkai    1.2      2.0    10     1     1.7, 1.7, 1.7, 1.0
+Paprika    2.0      0.6    50     0.1   1.0, 1.0, 1.0, 0.005
+=========  =======  =====  =====  ====  ==============================
+
+Generator total = adversarial·g_adv + content·content + style·style + color·color + tv·tv.
+Discriminator total = scale·(real·d_real + fake·d_fake + gray·d_gray + smooth·d_smooth).
+Init phase total = init_content_weight·content (defaults to the generator's content weight).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+from torch import Tensor
+
+from animegan.losses.adversarial import (
+    AdversarialKind,
+    check_adversarial_kind,
+    discriminator_adversarial_terms,
+    generator_adversarial_loss,
+)
+from animegan.losses.color_tv import color_loss, total_variation_loss
+from animegan.losses.content_style import content_loss, style_loss
+
+__all__ = ["AnimeGANObjective", "DiscriminatorLossWeights", "GeneratorLossWeights"]
+
+
+def _check_weight(owner: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{owner}.{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{owner}.{name} must be finite and >= 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class GeneratorLossWeights:
+    """Weights of the generator's loss terms (defaults: official Hayao recipe).
+
+    Attributes:
+        adversarial: weight of the generator adversarial term (official 300).
+        content: weight of the VGG content (L1) term.
+        style: weight of the Gram-matrix style term.
+        color: weight of the YUV colour term.
+        tv: weight of the total-variation term.
+    """
+
+    adversarial: float = 300.0
+    content: float = 1.5
+    style: float = 2.5
+    color: float = 15.0
+    tv: float = 1.0
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            _check_weight(type(self).__name__, field.name, getattr(self, field.name))
+
+
+@dataclass(frozen=True)
+class DiscriminatorLossWeights:
+    """Weights of the discriminator's loss terms (defaults: official Hayao recipe).
+
+    Attributes:
+        scale: overall multiplier of the weighted sum (official ``d_adv_weight`` 300).
+        real: weight of the anime (real) term.
+        fake: weight of the generated-image term.
+        gray: weight of the grayscale-anime term.
+        smooth: weight of the edge-smoothed grayscale-anime term.
+    """
+
+    scale: float = 300.0
+    real: float = 1.2
+    fake: float = 1.2
+    gray: float = 1.2
+    smooth: float = 0.8
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            _check_weight(type(self).__name__, field.name, getattr(self, field.name))
+
+
+_Weights = TypeVar("_Weights", GeneratorLossWeights, DiscriminatorLossWeights)
+
+
+def _as_weights(cls: type[_Weights], value: _Weights | Mapping[str, Any]) -> _Weights:
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, Mapping):
+        allowed = [field.name for field in fields(cls)]
+        unknown = [key for key in value if key not in allowed]
+        if unknown:
+            raise TypeError(
+                f"unknown {cls.__name__} key {unknown[0]!r}; allowed: {', '.join(allowed)}"
+            )
+        return cls(**{str(key): item for key, item in value.items()})
+    raise TypeError(f"expected {cls.__name__} or a mapping, got {type(value).__name__}")
+
+
+def _weighted_sum(pairs: list[tuple[float, Tensor]]) -> Tensor:
+    # Zero-weight terms are left out rather than multiplied by 0, so a term that is NaN or inf
+    # (e.g. an experimental one switched off) cannot poison the total, and builds no graph.
+    used = [(weight, term) for weight, term in pairs if weight != 0]
+    if not used:
+        return pairs[0][1].new_zeros(())
+    total = used[0][0] * used[0][1]
+    for weight, term in used[1:]:
+        total = total + weight * term
+    return total
+
+
+class AnimeGANObjective:
+    """Weighted AnimeGANv2 losses for the init, discriminator and generator phases.
+
+    Holds only weights and the adversarial kind; networks (G, D, VGG) are run by the caller,
+    which passes their outputs in. Returned term dicts hold live tensors (the caller detaches
+    them for logging).
+
+    Args:
+        generator_weights: :class:`GeneratorLossWeights` or a mapping of its fields.
+        discriminator_weights: :class:`DiscriminatorLossWeights` or a mapping of its fields.
+        adversarial: ``"lsgan"`` (official), ``"hinge"`` or ``"bce"``.
+        init_content_weight: content weight of the init (pre-training) phase; ``None`` uses
+            ``generator_weights.content`` as the official code does.
+
+    Raises:
+        TypeError: a weights mapping has an unknown key, or a weight is not a number.
+        ValueError: unknown adversarial kind, or a negative/non-finite weight.
+    """
+
+    def __init__(
+        self,
+        generator_weights: GeneratorLossWeights | Mapping[str, Any],
+        discriminator_weights: DiscriminatorLossWeights | Mapping[str, Any],
+        adversarial: AdversarialKind = "lsgan",
+        init_content_weight: float | None = None,
+    ) -> None:
+        self.generator_weights = _as_weights(GeneratorLossWeights, generator_weights)
+        self.discriminator_weights = _as_weights(DiscriminatorLossWeights, discriminator_weights)
+        self.adversarial: AdversarialKind = check_adversarial_kind(adversarial)
+        if init_content_weight is None:
+            init_content_weight = self.generator_weights.content
+        _check_weight(type(self).__name__, "init_content_weight", init_content_weight)
+        self.init_content_weight = float(init_content_weight)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(generator_weights={self.generator_weights}, "
+            f"discriminator_weights={self.discriminator_weights}, "
+            f"adversarial={self.adversarial!r}, init_content_weight={self.init_content_weight})"
+        )
+
+    def init_loss(
+        self, photo_features: Tensor, fake_features: Tensor
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Init-phase loss: weighted content loss only (no adversary, no style).
+
+        Args:
+            photo_features: VGG features of the photo, [B, C, H, W].
+            fake_features: VGG features of ``generator(photo)``, same shape.
+
+        Returns:
+            ``(total, {"init_content": unweighted content loss})``; scalar tensors.
+        """
+        content = content_loss(photo_features, fake_features)
+        total = _weighted_sum([(self.init_content_weight, content)])
+        return total, {"init_content": content}
+
+    def generator_loss(
+        self,
+        *,
+        photo: Tensor,
+        fake_anime: Tensor,
+        photo_features: Tensor,
+        fake_features: Tensor,
+        anime_gray_features: Tensor,
+        logits_fake: Tensor,
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Generator loss of the adversarial phase.
+
+        Args:
+            photo: input photo, RGB [B, 3, H, W] in [-1, 1].
+            fake_anime: ``generator(photo)``, same shape and range, graph kept.
+            photo_features: VGG features of ``photo``, [B, C, h, w].
+            fake_features: VGG features of ``fake_anime`` (colour, not gray), graph kept.
+            anime_gray_features: VGG features of the gray anime batch, [B, C, h', w'].
+            logits_fake: D(fake_anime), raw logits [B, 1, h'', w''], graph kept to G.
+
+        Returns:
+            ``(total, terms)``: terms ``"g_adv"``, ``"content"``, ``"style"``, ``"color"``,
+            ``"tv"`` (unweighted) and ``"g_total"`` (the weighted sum, same tensor as total).
+        """
+        weights = self.generator_weights
+        terms = {
+            "g_adv": generator_adversarial_loss(self.adversarial, logits_fake),
+            "content": content_loss(photo_features, fake_features),
+            "style": style_loss(anime_gray_features, fake_features),
+            "color": color_loss(photo, fake_anime),
+            "tv": total_variation_loss(fake_anime),
+        }
+        total = _weighted_sum(
+            [
+                (weights.adversarial, terms["g_adv"]),
+                (weights.content, terms["content"]),
+                (weights.style, terms["style"]),
+                (weights.color, terms["color"]),
+                (weights.tv, terms["tv"]),
+            ]
+        )
+        terms["g_total"] = total
+        return total, terms
+
+    def discriminator_loss(
+        self,
+        *,
+        logits_anime: Tensor,
+        logits_fake: Tensor,
+        logits_anime_gray: Tensor,
+        logits_anime_smooth_gray: Tensor,
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Discriminator loss: scale · (w_r·real + w_f·fake + w_g·gray + w_s·smooth).
+
+        Args:
+            logits_anime: D(anime), raw logits [B, 1, h, w].
+            logits_fake: D(fake_anime) computed from a *detached* fake, so G gets no gradient.
+            logits_anime_gray: D(anime_gray).
+            logits_anime_smooth_gray: D(anime_smooth_gray).
+
+        Returns:
+            ``(total, terms)``: terms ``"d_real"``, ``"d_fake"``, ``"d_gray"``, ``"d_smooth"``
+            (unweighted) and ``"d_total"`` (same tensor as total).
+        """
+        weights = self.discriminator_weights
+        raw = discriminator_adversarial_terms(
+            self.adversarial,
+            logits_anime=logits_anime,
+            logits_fake=logits_fake,
+            logits_anime_gray=logits_anime_gray,
+            logits_anime_smooth_gray=logits_anime_smooth_gray,
+        )
+        weighted = _weighted_sum(
+            [
+                (weights.real, raw["real"]),
+                (weights.fake, raw["fake"]),
+                (weights.gray, raw["gray"]),
+                (weights.smooth, raw["smooth"]),
+            ]
+        )
+        total = weights.scale * weighted
+        terms = {f"d_{name}": value for name, value in raw.items()}
+        terms["d_total"] = total
+        return total, terms

@@ -1,0 +1,19 @@
+"""Networks: the AnimeGANv2 generator and discriminator, and the frozen VGG19 loss network."""
+
+from __future__ import annotations
+
+from animegan.models.discriminator import Discriminator
+from animegan.models.generator import Generator, export_state_dict, load_generator
+from animegan.models.vgg import VGG19Features, vgg19_cache_path
+from animegan.models.weights import WeightsNotFoundError, count_parameters
+
+__all__ = [
+    "Discriminator",
+    "Generator",
+    "VGG19Features",
+    "WeightsNotFoundError",
+    "count_parameters",
+    "export_state_dict",
+    "load_generator",
+    "vgg19_cache_path",
+]

@@ -1,0 +1,254 @@
+"""AnimeGANv2 generator in the module and key layout of the animegan2-pytorch port.
+
+The layout (and therefore every ``state_dict`` key) matches bryandlee/animegan2-pytorch, so
+its published weights (``face_paint_512_v1/v2.pt``, ``celeba_distill.pt``, ``paprika.pt``)
+load with ``strict=True`` and give the port's outputs. The math follows the official
+TensorFlow v2 generator: reflection padding, layer norm over (C, H, W) with per-channel affine
+(``GroupNorm(1, C)``), LeakyReLU(0.2), and bilinear resizes back to recorded sizes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from animegan.models.weights import (
+    describe_keys,
+    load_state_dict_file,
+    select_prefixed,
+    strip_wrapper_prefixes,
+)
+
+# (left, right, top, bottom): the official stride-2 convs pad like TF "SAME" on even sizes,
+# i.e. nothing before and one row/column after. Changing this shifts every published weight.
+STRIDE2_PADDING: tuple[int, int, int, int] = (0, 1, 0, 1)
+
+LEAKY_SLOPE = 0.2
+
+
+class ConvNormLReLU(nn.Sequential):
+    """Reflection pad, conv (padding 0), layer norm, LeakyReLU(0.2).
+
+    Children are indexed 0..3 so the keys are ``.1.weight`` (conv) and ``.2.weight/.2.bias``
+    (norm), as in the port.
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels.
+        kernel_size: square kernel size.
+        stride: conv stride.
+        padding: reflection padding, an int for all sides or (left, right, top, bottom).
+        groups: conv groups (``groups == in_channels`` for a depthwise conv).
+        bias: conv bias; only the depthwise convs of the official model have one.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        padding: int | tuple[int, int, int, int] = 1,
+        groups: int = 1,
+        bias: bool = False,
+    ) -> None:
+        super().__init__(
+            nn.ReflectionPad2d(padding),
+            nn.Conv2d(
+                in_channels,
+                out_channels,
+                kernel_size=kernel_size,
+                stride=stride,
+                padding=0,
+                groups=groups,
+                bias=bias,
+            ),
+            nn.GroupNorm(num_groups=1, num_channels=out_channels, eps=1e-5, affine=True),
+            nn.LeakyReLU(LEAKY_SLOPE),
+        )
+
+
+class InvertedResBlock(nn.Module):
+    """MobileNetV2 inverted residual: 1x1 expand, 3x3 depthwise, 1x1 project, layer norm.
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels; the input is added back iff it equals ``in_channels``.
+        expansion_ratio: bottleneck width = ``round(in_channels * expansion_ratio)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, expansion_ratio: float = 2) -> None:
+        super().__init__()
+        bottleneck = int(round(in_channels * expansion_ratio))
+        self.use_residual = in_channels == out_channels
+        self.layers = nn.Sequential(
+            ConvNormLReLU(in_channels, bottleneck, kernel_size=1, padding=0),
+            ConvNormLReLU(bottleneck, bottleneck, groups=bottleneck, bias=True),
+            nn.Conv2d(bottleneck, out_channels, kernel_size=1, padding=0, bias=False),
+            nn.GroupNorm(num_groups=1, num_channels=out_channels, eps=1e-5, affine=True),
+        )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Args: features [B, in, H, W]. Returns: [B, out, H, W]."""
+        out = self.layers(features)
+        # use_residual is fixed at construction, so this branch is static for export/compile.
+        if self.use_residual:
+            out = out + features
+        return out
+
+
+class Generator(nn.Module):
+    """AnimeGANv2 generator (2,143,552 parameters, 77 state_dict tensors).
+
+    Encoder to H/4 (block_a, block_b), inverted residual bottleneck (block_c), then two bilinear
+    resizes to the recorded block_a size and to the input size (block_d, block_e), so any input
+    size, odd ones included, comes back unchanged. Input sides must be at least 8 pixels.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.block_a = nn.Sequential(
+            ConvNormLReLU(3, 32, kernel_size=7, padding=3),
+            ConvNormLReLU(32, 64, stride=2, padding=STRIDE2_PADDING),
+            ConvNormLReLU(64, 64),
+        )
+        self.block_b = nn.Sequential(
+            ConvNormLReLU(64, 128, stride=2, padding=STRIDE2_PADDING),
+            ConvNormLReLU(128, 128),
+        )
+        self.block_c = nn.Sequential(
+            ConvNormLReLU(128, 128),
+            InvertedResBlock(128, 256, expansion_ratio=2),
+            InvertedResBlock(256, 256, expansion_ratio=2),
+            InvertedResBlock(256, 256, expansion_ratio=2),
+            InvertedResBlock(256, 256, expansion_ratio=2),
+            ConvNormLReLU(256, 128),
+        )
+        self.block_d = nn.Sequential(
+            ConvNormLReLU(128, 128),
+            ConvNormLReLU(128, 128),
+        )
+        self.block_e = nn.Sequential(
+            ConvNormLReLU(128, 64),
+            ConvNormLReLU(64, 64),
+            ConvNormLReLU(64, 32, kernel_size=7, padding=3),
+        )
+        self.out_layer = nn.Sequential(
+            nn.Conv2d(32, 3, kernel_size=1, stride=1, padding=0, bias=False),
+            nn.Tanh(),
+        )
+
+    def forward(self, photo: torch.Tensor) -> torch.Tensor:
+        """Stylise a batch of photos.
+
+        Args:
+            photo: [B, 3, H, W] RGB in [-1, 1]; H, W >= 8.
+
+        Returns:
+            fake_anime: [B, 3, H, W] RGB in [-1, 1].
+        """
+        half = self.block_a(photo)  # [B, 64, floor(H/2), floor(W/2)]
+        out = self.block_c(self.block_b(half))  # [B, 128, floor(H/4), floor(W/4)]
+        # Resize to recorded sizes rather than x2 so odd sizes round-trip exactly.
+        out = F.interpolate(out, size=half.shape[-2:], mode="bilinear", align_corners=True)
+        out = self.block_d(out)
+        out = F.interpolate(out, size=photo.shape[-2:], mode="bilinear", align_corners=True)
+        out = self.block_e(out)
+        return self.out_layer(out)
+
+
+def _generator_not_found_hint() -> str:
+    return (
+        "Put a generator state_dict there (animegan2-pytorch format, e.g. face_paint_512_v2.pt "
+        "or paprika.pt from github.com/bryandlee/animegan2-pytorch, keys like "
+        "'block_a.0.1.weight'), or a training checkpoint (.ckpt) of this repository, "
+        "or pass the path of an existing file."
+    )
+
+
+def load_generator(
+    path: str | Path,
+    map_location: str | torch.device = "cpu",
+    *,
+    prefix: str = "generator.",
+) -> Generator:
+    """Build a Generator from a weight file and put it in eval mode.
+
+    Accepts a plain state_dict (animegan2-pytorch ``.pt`` format) or a checkpoint of this
+    repository (a dict whose ``"state_dict"`` holds the generator under ``prefix``, other keys
+    ignored). ``_orig_mod.`` (torch.compile) and ``module.`` (DDP) key parts are dropped. The
+    file is read with ``weights_only=True`` and loaded with ``strict=True``.
+
+    Args:
+        path: weight file.
+        map_location: device the tensors are loaded onto and the model is moved to.
+        prefix: key prefix of the generator inside a training checkpoint, e.g.
+            ``"generator_ema."`` to load an EMA copy.
+
+    Returns:
+        Generator in eval mode with the file's weights.
+
+    Raises:
+        WeightsNotFoundError: ``path`` does not exist.
+        ValueError: the file holds no generator weights, or they do not fit the layout.
+    """
+    state_dict = strip_wrapper_prefixes(
+        load_state_dict_file(
+            path,
+            map_location=map_location,
+            what="generator weights",
+            hint=_generator_not_found_hint(),
+        )
+    )
+    generator = Generator()
+    expected = list(generator.state_dict().keys())
+    selected = select_prefixed(state_dict, prefix) or state_dict
+    if not set(selected) & set(expected):
+        raise ValueError(
+            f"{path} holds no generator weights. Found keys {describe_keys(list(state_dict))}; "
+            f"expected a plain generator state_dict with keys like "
+            f"{describe_keys(expected[:3], limit=3)} or a checkpoint with keys like "
+            f"'{prefix}{expected[0]}'."
+        )
+    try:
+        generator.load_state_dict(selected, strict=True)
+    except RuntimeError as error:
+        raise ValueError(
+            f"{path} holds generator weights that do not fit the AnimeGANv2 generator layout "
+            f"(2,143,552 parameters, 77 tensors): {error}"
+        ) from error
+    return generator.to(map_location).eval()
+
+
+def export_state_dict(generator: nn.Module, path: str | Path) -> Path:
+    """Write a generator's weights as a plain state_dict in the animegan2-pytorch format.
+
+    Args:
+        generator: a Generator, possibly wrapped by torch.compile or DDP.
+        path: output file (parent folders are created).
+
+    Returns:
+        The path written; ``load_generator`` and the port's ``Generator`` both load it.
+
+    Raises:
+        ValueError: the module's keys are not the Generator layout.
+    """
+    state_dict = {
+        k: v.detach().to("cpu").contiguous().clone()
+        for k, v in strip_wrapper_prefixes(generator.state_dict()).items()
+    }
+    expected = list(Generator().state_dict().keys())
+    if set(state_dict) != set(expected):
+        missing = [k for k in expected if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in expected]
+        raise ValueError(
+            f"Not a Generator layout: missing {describe_keys(missing)}, "
+            f"unexpected {describe_keys(unexpected)}."
+        )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state_dict, path)
+    return path

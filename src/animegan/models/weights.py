@@ -1,0 +1,117 @@
+"""Shared helpers for reading weight files safely and naming what went wrong.
+
+Every file is read with ``torch.load(..., weights_only=True)`` so a downloaded checkpoint can
+never run code on load. Errors say which path was tried and what belongs there, because a
+missing or wrong weight file is the most common way a run fails before its first step.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+# Path components added by wrappers around a module: torch.compile stores the original module
+# as `_orig_mod`, DataParallel/DistributedDataParallel as `module`. Neither is part of the layout.
+WRAPPER_KEY_PARTS: frozenset[str] = frozenset({"_orig_mod", "module"})
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """A weight file the model needs is not on disk (and could not be downloaded)."""
+
+
+def load_state_dict_file(
+    path: str | Path,
+    *,
+    map_location: str | torch.device = "cpu",
+    what: str = "weights",
+    hint: str = "",
+) -> dict[str, torch.Tensor]:
+    """Read a state_dict (or a checkpoint holding one under ``"state_dict"``) from disk.
+
+    Args:
+        path: file written by ``torch.save``; either a mapping ``name -> Tensor`` or a
+            checkpoint dict whose ``"state_dict"`` entry is such a mapping (Lightning format).
+        map_location: device the tensors are loaded onto.
+        what: words naming the weights, used in error messages (e.g. ``"generator weights"``).
+        hint: sentence appended to the not-found message saying what to put at ``path``.
+
+    Returns:
+        Flat mapping of parameter/buffer names to tensors; non-tensor entries are dropped.
+
+    Raises:
+        WeightsNotFoundError: ``path`` does not exist.
+        ValueError: the file holds non-tensor Python objects that ``weights_only`` refuses,
+            or no mapping of tensors.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise WeightsNotFoundError(f"{what} not found: {path} does not exist. {hint}".strip())
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise ValueError(
+            f"{path} holds Python objects that torch.load(weights_only=True) refuses to "
+            f"unpickle, so it is not a plain state_dict or a plain-state checkpoint. Re-save "
+            f"only the tensors (e.g. animegan.models.export_state_dict). Original error: {error}"
+        ) from error
+    if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping):
+        raise ValueError(
+            f"{path} holds a {type(obj).__name__}, expected a state_dict (a dict of tensors) "
+            f"or a checkpoint dict with a 'state_dict' entry."
+        )
+    return {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+
+
+def strip_wrapper_prefixes(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop ``_orig_mod.`` (torch.compile) and ``module.`` (DDP) components from every key.
+
+    Args:
+        state_dict: mapping of dotted parameter names to tensors.
+
+    Returns:
+        The same tensors under keys without wrapper components, e.g.
+        ``generator._orig_mod.block_a.0.1.weight`` -> ``generator.block_a.0.1.weight``.
+    """
+    return {
+        ".".join(part for part in key.split(".") if part not in WRAPPER_KEY_PARTS): value
+        for key, value in state_dict.items()
+    }
+
+
+def select_prefixed(state_dict: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """Keep the entries under ``prefix`` and remove the prefix from their keys.
+
+    Args:
+        state_dict: mapping of dotted parameter names to tensors.
+        prefix: leading key part to select, including the trailing dot (``"generator."``).
+
+    Returns:
+        ``{key[len(prefix):]: tensor}`` for every key starting with ``prefix``; empty if none.
+    """
+    return {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+
+
+def describe_keys(keys: list[str] | tuple[str, ...], limit: int = 5) -> str:
+    """Format the first ``limit`` keys for an error message, with the total count."""
+    shown = ", ".join(repr(k) for k in list(keys)[:limit])
+    more = f", ... ({len(keys)} keys in all)" if len(keys) > limit else ""
+    return f"[{shown}{more}]" if keys else "[] (no tensors)"
+
+
+def count_parameters(module: nn.Module, *, trainable_only: bool = False) -> int:
+    """Count the scalar parameters of a module.
+
+    Args:
+        module: any ``nn.Module``.
+        trainable_only: count only parameters with ``requires_grad=True``.
+
+    Returns:
+        Number of scalars, e.g. 2,143,552 for the AnimeGANv2 generator.
+    """
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)

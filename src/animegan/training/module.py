@@ -1,0 +1,267 @@
+"""The AnimeGANv2 LightningModule: orchestration of the init and GAN phases only.
+
+No loss formula, network definition, image writing or metric lives here (DESIGN.md §3): losses come
+from :class:`animegan.losses.AnimeGANObjective`, networks are injected, sample grids and metrics are
+callbacks.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
+
+from animegan.losses import AnimeGANObjective
+
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
+Phase = Literal["init", "gan"]
+# Bumped when the checkpoint layout changes; loaders can refuse what they do not understand.
+CHECKPOINT_FORMAT = 1
+
+
+def set_requires_grad(module: nn.Module, flag: bool) -> None:
+    """Toggle ``requires_grad`` on every parameter of ``module`` (which network learns in a phase)."""
+    for parameter in module.parameters():
+        parameter.requires_grad_(flag)
+
+
+class AnimeGANModule(L.LightningModule):
+    """Alternating AnimeGANv2 optimisation with manual optimisation and explicit phases.
+
+    Phases (by epoch): ``init`` for the first ``init_epochs`` epochs (content-only generator
+    pretraining with ``init_optimizer``), then ``gan``: each batch one discriminator update followed by
+    one generator update. One generator forward is shared by both updates: the discriminator sees its
+    detached output (same values the official recipe recomputes), the generator update back-propagates
+    through it.
+
+    Note on step counting: with manual optimisation Lightning's ``global_step`` counts optimizer steps,
+    so an init batch adds 1 and a GAN batch adds 2. ``trainer.max_epochs`` and
+    ``limit_train_batches`` are the natural budget knobs.
+
+    Args:
+        generator: photo → anime network, RGB in [-1, 1].
+        discriminator: anime patch critic returning logits.
+        feature_extractor: frozen VGG19 conv4_4 features (RGB [-1, 1] in). Kept out of the module's
+            registered children on purpose, so it never enters ``state_dict`` (checkpoints),
+            ``parameters()`` (optimizers, DDP) or the model summary.
+        objective: weights and sums the loss terms.
+        init_optimizer / generator_optimizer / discriminator_optimizer: partial optimizers taking
+            parameters (Hydra ``_partial_: true``).
+        init_epochs: number of content-only epochs (official: 10).
+        channels_last: convert networks and inputs to channels-last memory format.
+        compile: ``torch.compile`` generator, discriminator and feature extractor (in place, so
+            state_dict keys do not change).
+        run_config: resolved run configuration (plain dict) stored in every checkpoint.
+    """
+
+    def __init__(
+        self,
+        *,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        feature_extractor: nn.Module,
+        objective: AnimeGANObjective,
+        init_optimizer: OptimizerFactory,
+        generator_optimizer: OptimizerFactory,
+        discriminator_optimizer: OptimizerFactory,
+        init_epochs: int = 10,
+        channels_last: bool = False,
+        compile: bool = False,
+        run_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if init_epochs < 0:
+            raise ValueError(f"init_epochs must be >= 0, got {init_epochs}")
+        self.automatic_optimization = False
+        self.generator = generator
+        self.discriminator = discriminator
+        object.__setattr__(self, "feature_extractor", feature_extractor)  # not registered: see Args
+        self.objective = objective
+        self._optimizer_factories = (init_optimizer, generator_optimizer, discriminator_optimizer)
+        self.init_epochs = init_epochs
+        self.channels_last = channels_last
+        self.compile_networks = compile
+        self.run_config = dict(run_config) if run_config is not None else None
+        self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
+    # ----------------------------------------------------------------------------------- set-up
+    @property
+    def phase(self) -> Phase:
+        """``"init"`` during the first ``init_epochs`` epochs, ``"gan"`` afterwards."""
+        return "init" if self.current_epoch < self.init_epochs else "gan"
+
+    def configure_model(self) -> None:
+        if self.channels_last:
+            self.generator.to(memory_format=torch.channels_last)
+            self.discriminator.to(memory_format=torch.channels_last)
+            self.feature_extractor.to(memory_format=torch.channels_last)
+        if self.compile_networks:
+            for network in (self.generator, self.discriminator, self.feature_extractor):
+                network.compile()
+
+    def on_fit_start(self) -> None:
+        self.feature_extractor.to(self.device)
+        self.feature_extractor.eval()
+
+    def configure_optimizers(self) -> list[Optimizer]:
+        init_factory, generator_factory, discriminator_factory = self._optimizer_factories
+        return [
+            init_factory(self.generator.parameters()),
+            generator_factory(self.generator.parameters()),
+            discriminator_factory(self.discriminator.parameters()),
+        ]
+
+    # ------------------------------------------------------------------------------- forward
+    def forward(self, photo: Tensor) -> Tensor:
+        """Stylize ``photo`` [B, 3, H, W] in [-1, 1]; returns the fake anime, same shape and range."""
+        return self.generator(photo)
+
+    def _prepare(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        return {
+            key: value.contiguous(memory_format=self._memory_format)
+            for key, value in batch.items()
+            if isinstance(value, Tensor) and value.dim() == 4
+        }
+
+    # -------------------------------------------------------------------------------- phases
+    def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
+        images = self._prepare(batch)
+        if self.phase == "init":
+            terms = self._init_step(images)
+        else:
+            fake_anime = self.generator(images["photo"])
+            terms = self._discriminator_step(images, fake_anime.detach())
+            terms |= self._generator_step(images, fake_anime)
+        batch_size = images["photo"].shape[0]
+        self.log_dict(
+            {f"loss/{name}": value.detach() for name, value in terms.items()},
+            on_step=True,
+            on_epoch=True,
+            batch_size=batch_size,
+            sync_dist=True,
+        )
+        self.log("phase_gan", float(self.phase == "gan"), on_step=True, batch_size=batch_size)
+
+    def _init_step(self, images: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Content-only generator pretraining (official: 10 epochs at lr 2e-4)."""
+        init_optimizer = self.optimizers()[0]
+        set_requires_grad(self.generator, True)
+        fake_anime = self.generator(images["photo"])
+        with torch.no_grad():
+            photo_features = self.feature_extractor(images["photo"])
+        total, terms = self.objective.init_loss(photo_features, self.feature_extractor(fake_anime))
+        init_optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(total)
+        init_optimizer.step()
+        return terms
+
+    def _discriminator_step(
+        self, images: Mapping[str, Tensor], fake_anime: Tensor
+    ) -> dict[str, Tensor]:
+        """One D update on anime (real) vs fake, anime gray and smoothed anime gray (all fakes)."""
+        discriminator_optimizer = self.optimizers()[2]
+        set_requires_grad(self.discriminator, True)
+        set_requires_grad(self.generator, False)
+        # One batched call over the four inputs: GroupNorm is per-sample, so this equals four calls,
+        # and spectral norm runs one power iteration per step instead of four.
+        logits = self.discriminator(
+            torch.cat(
+                [images["anime"], fake_anime, images["anime_gray"], images["anime_smooth_gray"]]
+            )
+        )
+        logits_anime, logits_fake, logits_gray, logits_smooth = logits.chunk(4)
+        total, terms = self.objective.discriminator_loss(
+            logits_anime=logits_anime,
+            logits_fake=logits_fake,
+            logits_anime_gray=logits_gray,
+            logits_anime_smooth_gray=logits_smooth,
+        )
+        discriminator_optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(total)
+        discriminator_optimizer.step()
+        return terms
+
+    def _generator_step(
+        self, images: Mapping[str, Tensor], fake_anime: Tensor
+    ) -> dict[str, Tensor]:
+        """One G update: adversarial + content + style + colour + TV; D frozen, VGG never trains."""
+        generator_optimizer = self.optimizers()[1]
+        set_requires_grad(self.generator, True)
+        set_requires_grad(self.discriminator, False)
+        with torch.no_grad():
+            photo_features = self.feature_extractor(images["photo"])
+            anime_gray_features = self.feature_extractor(images["anime_gray"])
+        total, terms = self.objective.generator_loss(
+            photo=images["photo"],
+            fake_anime=fake_anime,
+            photo_features=photo_features,
+            fake_features=self.feature_extractor(fake_anime),
+            anime_gray_features=anime_gray_features,
+            logits_fake=self.discriminator(fake_anime),
+        )
+        generator_optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(total)
+        generator_optimizer.step()
+        set_requires_grad(self.discriminator, True)
+        return terms
+
+    # --------------------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["animegan"] = {
+            "format": CHECKPOINT_FORMAT,
+            "phase": self.phase,
+            "init_epochs": self.init_epochs,
+            "config": self.run_config,
+            "rng_states": _collect_rng_states(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        meta = checkpoint.get("animegan")
+        if meta is None:
+            raise ValueError(
+                "this checkpoint has no 'animegan' section: it was not written by this repository. "
+                "Load published generator weights with animegan.models.load_generator instead."
+            )
+        if meta.get("format", 0) > CHECKPOINT_FORMAT:
+            raise ValueError(
+                f"checkpoint format {meta['format']} is newer than this code ({CHECKPOINT_FORMAT}); "
+                "update the repository to resume it."
+            )
+        if meta.get("rng_states") is not None:
+            _restore_rng_states(meta["rng_states"])
+
+
+def _collect_rng_states() -> dict[str, Any]:
+    """RNG states as plain types and tensors, so the checkpoint loads with ``weights_only=True``."""
+    numpy_state = np.random.get_state()
+    states: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": [numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]],
+        "python": _to_lists(random.getstate()),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _restore_rng_states(states: Mapping[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    kind, keys, *rest = states["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), *rest))
+    random.setstate(_to_tuples(states["python"]))
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def _to_lists(value: Any) -> Any:
+    return [_to_lists(item) for item in value] if isinstance(value, tuple) else value
+
+
+def _to_tuples(value: Any) -> Any:
+    return tuple(_to_tuples(item) for item in value) if isinstance(value, list) else value

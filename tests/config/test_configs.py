@@ -1,0 +1,126 @@
+"""Every option of every config group composes and instantiates; typos are errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+import lightning as L
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from animegan.cli.train import build_callbacks, build_loggers
+from animegan.data import AnimeGANDataModule
+from animegan.losses import AnimeGANObjective
+from animegan.models import Discriminator, Generator, VGG19Features
+from animegan.training import AnimeGANModule
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+def options(group: str) -> list[str]:
+    return sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml"))
+
+
+def test_every_group_has_options() -> None:
+    for group in ["model", "loss", "data", "trainer", "logger", "callbacks", "experiment"]:
+        assert options(group), f"conf/{group}/ is empty"
+
+
+@pytest.mark.parametrize("option", options("model"))
+def test_model_options_instantiate(option: str, compose_train, tmp_path: Path) -> None:
+    cfg = compose_train([f"model={option}", "model.vgg.weights=random"], tmp_path)
+    assert isinstance(hydra.utils.instantiate(cfg.model.generator), Generator)
+    assert isinstance(hydra.utils.instantiate(cfg.model.discriminator), Discriminator)
+    with pytest.warns(UserWarning, match="random"):
+        assert isinstance(hydra.utils.instantiate(cfg.model.vgg), VGG19Features)
+
+
+@pytest.mark.parametrize("option", options("loss"))
+def test_loss_options_instantiate(option: str, compose_train, tmp_path: Path) -> None:
+    cfg = compose_train([f"loss={option}"], tmp_path)
+    objective = hydra.utils.instantiate(cfg.loss, _convert_="all")
+    assert isinstance(objective, AnimeGANObjective)
+
+
+def test_official_loss_weightings(compose_train, tmp_path: Path) -> None:
+    expected = {  # REFERENCE.md table: content, style, color, tv, D (real, fake, gray, smooth)
+        "hayao": (1.5, 2.5, 15, 1, 1.2, 1.2, 1.2, 0.8),
+        "shinkai": (1.2, 2.0, 10, 1, 1.7, 1.7, 1.7, 1.0),
+        "paprika": (2.0, 0.6, 50, 0.1, 1.0, 1.0, 1.0, 0.005),
+    }
+    for option, weights in expected.items():
+        loss = compose_train([f"loss={option}"], tmp_path).loss
+        g, d = loss.generator_weights, loss.discriminator_weights
+        assert (g.content, g.style, g.color, g.tv, d.real, d.fake, d.gray, d.smooth) == weights
+        assert g.adversarial == 300 and d.scale == 300
+
+
+@pytest.mark.parametrize("option", options("data"))
+def test_data_options_instantiate(option: str, compose_train, tmp_path: Path) -> None:
+    cfg = compose_train([f"data={option}", f"data.root={tmp_path / 'data'}"], tmp_path)
+    assert isinstance(hydra.utils.instantiate(cfg.data, _convert_="all"), AnimeGANDataModule)
+
+
+@pytest.mark.parametrize("option", options("trainer"))
+def test_trainer_options_instantiate(option: str, compose_train, tmp_path: Path) -> None:
+    # GPU options are checked for valid keys with accelerator=cpu (this machine has no GPU).
+    overrides = [f"trainer={option}", "trainer.accelerator=cpu"]
+    if option != "cpu":
+        overrides += [
+            "trainer.precision=32-true",
+            "trainer.devices=2" if option == "ddp" else "trainer.devices=1",
+        ]
+    cfg = compose_train(overrides, tmp_path)
+    trainer = hydra.utils.instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
+    assert isinstance(trainer, L.Trainer)
+
+
+@pytest.mark.parametrize("option", options("logger"))
+def test_logger_options_instantiate(
+    option: str, compose_train, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cfg = compose_train([f"logger={option}"], tmp_path)
+    loggers = build_loggers(cfg.logger)
+    assert loggers is False if option == "none" else len(loggers) == 1
+
+
+@pytest.mark.parametrize("option", options("callbacks"))
+def test_callback_options_instantiate(option: str, compose_train, tmp_path: Path) -> None:
+    cfg = compose_train([f"callbacks={option}"], tmp_path)
+    callbacks = build_callbacks(cfg.callbacks)
+    assert callbacks and all(isinstance(callback, L.Callback) for callback in callbacks)
+
+
+@pytest.mark.parametrize("option", options("experiment"))
+def test_experiment_options_build_a_module(option: str, compose_train, tmp_path: Path) -> None:
+    cfg = compose_train(
+        [f"experiment={option}", "model.vgg.weights=random", "data.root=/nonexistent"], tmp_path
+    )
+    OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
+    module = hydra.utils.instantiate(
+        cfg.module,
+        generator=hydra.utils.instantiate(cfg.model.generator),
+        discriminator=hydra.utils.instantiate(cfg.model.discriminator),
+        feature_extractor=hydra.utils.instantiate(cfg.model.vgg),
+        objective=hydra.utils.instantiate(cfg.loss, _convert_="all"),
+        _convert_="all",
+    )
+    assert isinstance(module, AnimeGANModule)
+    # The networks are the module's children; VGG is not (never in checkpoints or optimizers).
+    assert not any(key.startswith("feature_extractor") for key in module.state_dict())
+
+
+def test_override_typo_is_an_error(compose_train, tmp_path: Path) -> None:
+    with pytest.raises(ConfigCompositionException):
+        compose_train(["trainer.max_epoch=2"], tmp_path)
+    with pytest.raises(ConfigCompositionException):
+        compose_train(["loss=hayoa"], tmp_path)
+
+
+def test_train_override_examples_compose(compose_train, tmp_path: Path) -> None:
+    cfg = compose_train(["loss=shinkai", "trainer.max_epochs=2"], tmp_path)
+    assert cfg.trainer.max_epochs == 2 and cfg.loss.generator_weights.content == 1.2
+    assert cfg.name == "quickstart"  # the default experiment
