@@ -36,5 +36,8 @@ data: $(STAMP)  ## download and prepare the official AnimeGANv2 dataset into dat
 lint: $(STAMP)  ## ruff check
 	$(PY) -m ruff check src tests
 
+# Feature areas add their targets in mk/*.mk (one fragment per area).
+-include mk/*.mk
+
 clean:  ## remove caches and run outputs (keeps .venv and data/)
 	rm -rf outputs multirun .pytest_cache .ruff_cache

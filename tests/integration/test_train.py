@@ -49,6 +49,8 @@ def test_tiny_run_goes_through_both_phases_and_leaves_artefacts(
         "g_total",
     ]:
         assert f"loss/{term}_step" in names, f"loss/{term} not logged; got {sorted(names)}"
+    for term in ["content", "color", "tv"]:
+        assert f"val/{term}" in names
 
     checkpoint = torch.load(last, map_location="cpu", weights_only=True)
     assert checkpoint["animegan"]["phase"] == "gan"
@@ -150,3 +152,43 @@ def test_ddp_two_cpu_processes(tmp_path: Path) -> None:
         "world_size=2" in result.stderr + result.stdout
         or "GLOBAL_RANK: 1" in result.stderr + result.stdout
     )
+
+
+def test_missing_vgg_weights_stop_before_the_first_step(
+    compose_train, tiny_overrides, tmp_path: Path, monkeypatch
+) -> None:
+    from animegan.models import WeightsNotFoundError, vgg
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "torch_hub"))
+
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable (test)")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    overrides = [o for o in tiny_overrides if not o.startswith("model.vgg.weights")]
+    cfg = compose_train([*overrides, "model.vgg.weights=imagenet"], tmp_path / "run")
+    with pytest.raises(WeightsNotFoundError) as error:
+        train(cfg)
+    message = str(error.value)
+    assert vgg.VGG19_FILENAME in message and str(tmp_path / "torch_hub") in message
+    assert "model.vgg.weights_path" in message
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_vgg_weights_from_a_local_file(compose_train, tiny_overrides, tmp_path: Path) -> None:
+    """A local VGG19 file named in the config is used (random weights saved to a temp file)."""
+    from torchvision.models import vgg19
+
+    weights_file = tmp_path / "vgg19-local.pth"
+    torch.save(vgg19().state_dict(), weights_file)
+    overrides = [o for o in tiny_overrides if not o.startswith("model.vgg.weights")]
+    cfg = compose_train(
+        [
+            *overrides,
+            "model.vgg.weights=imagenet",
+            f"model.vgg.weights_path={weights_file}",
+            "trainer.max_epochs=1",
+        ],
+        tmp_path / "run",
+    )
+    assert train(cfg) is not None

@@ -15,6 +15,7 @@ from typing import Any
 import hydra
 import lightning as L
 import torch
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
 from animegan.data.decode import DatasetNotFoundError
@@ -27,6 +28,16 @@ log = logging.getLogger(__name__)
 USER_ERRORS = (WeightsNotFoundError, DatasetNotFoundError, FileNotFoundError)
 
 
+def instantiate(spec: Any, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate`` that re-raises user-fixable errors unwrapped (clear message)."""
+    try:
+        return hydra.utils.instantiate(spec, **kwargs)
+    except InstantiationException as error:
+        if isinstance(error.__cause__, USER_ERRORS):
+            raise error.__cause__ from None
+        raise
+
+
 def _is_launcher_rank() -> bool:
     """True in the process the user started (DDP children get LOCAL_RANK/ NODE_RANK > 0)."""
     return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
@@ -36,14 +47,14 @@ def build_loggers(logger_cfg: DictConfig | None) -> list[Any] | bool:
     """Instantiate every logger in the ``logger`` group; ``False`` when none is configured."""
     if not logger_cfg:
         return False
-    return [hydra.utils.instantiate(spec, _convert_="all") for spec in logger_cfg.values()]
+    return [instantiate(spec, _convert_="all") for spec in logger_cfg.values()]
 
 
 def build_callbacks(callbacks_cfg: DictConfig | None) -> list[L.Callback]:
     """Instantiate every callback in the ``callbacks`` group (a mapping name → spec)."""
     if not callbacks_cfg:
         return []
-    return [hydra.utils.instantiate(spec, _convert_="all") for spec in callbacks_cfg.values()]
+    return [instantiate(spec, _convert_="all") for spec in callbacks_cfg.values()]
 
 
 def train(cfg: DictConfig) -> Path | None:
@@ -60,19 +71,19 @@ def train(cfg: DictConfig) -> Path | None:
         )
 
     # Weights first: a missing VGG file stops the run before any data work or step.
-    feature_extractor = hydra.utils.instantiate(cfg.model.vgg, _convert_="all")
-    generator = hydra.utils.instantiate(cfg.model.generator, _convert_="all")
-    discriminator = hydra.utils.instantiate(cfg.model.discriminator, _convert_="all")
-    objective = hydra.utils.instantiate(cfg.loss, _convert_="all")
+    feature_extractor = instantiate(cfg.model.vgg, _convert_="all")
+    generator = instantiate(cfg.model.generator, _convert_="all")
+    discriminator = instantiate(cfg.model.discriminator, _convert_="all")
+    objective = instantiate(cfg.loss, _convert_="all")
 
-    datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
+    datamodule = instantiate(cfg.data, _convert_="all")
     if _is_launcher_rank():
         # Up-front data check (missing/empty folders, unreadable files) before the trainer starts;
         # Lightning calls these again, and both are cached/idempotent.
         datamodule.prepare_data()
         datamodule.setup("fit")
 
-    module = hydra.utils.instantiate(
+    module = instantiate(
         cfg.module,
         generator=generator,
         discriminator=discriminator,
@@ -85,7 +96,7 @@ def train(cfg: DictConfig) -> Path | None:
     callbacks = build_callbacks(cfg.callbacks)
     callbacks.append(SaveConfigCallback(output_dir / "config_resolved.yaml", run_config))
     loggers = build_loggers(cfg.logger)
-    trainer: L.Trainer = hydra.utils.instantiate(
+    trainer: L.Trainer = instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers, _convert_="all"
     )
     for logger in trainer.loggers:

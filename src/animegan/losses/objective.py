@@ -175,6 +175,26 @@ class AnimeGANObjective:
         total = _weighted_sum([(self.init_content_weight, content)])
         return total, {"init_content": content}
 
+    def photo_terms(
+        self, *, photo: Tensor, fake_anime: Tensor, photo_features: Tensor, fake_features: Tensor
+    ) -> dict[str, Tensor]:
+        """Unweighted terms that need only the photo and its stylization (validation, no anime).
+
+        Args:
+            photo: RGB [B, 3, H, W] in [-1, 1].
+            fake_anime: ``generator(photo)``, same shape and range.
+            photo_features / fake_features: VGG features of both, [B, C, h, w].
+
+        Returns:
+            ``{"content", "color", "tv"}`` scalar tensors: how much content and colour the
+            stylization keeps, and how smooth it is; lower keeps more of the photo.
+        """
+        return {
+            "content": content_loss(photo_features, fake_features),
+            "color": color_loss(photo, fake_anime),
+            "tv": total_variation_loss(fake_anime),
+        }
+
     def generator_loss(
         self,
         *,

@@ -211,6 +211,27 @@ class AnimeGANModule(L.LightningModule):
         set_requires_grad(self.discriminator, True)
         return terms
 
+    @torch.no_grad()
+    def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
+        """Photo-only terms on the fixed validation photos, logged per epoch as ``val/<term>``."""
+        photo = self._prepare(batch)["photo"]
+        fake_anime = self.generator(photo)
+        terms = self.objective.photo_terms(
+            photo=photo,
+            fake_anime=fake_anime,
+            photo_features=self.feature_extractor(photo),
+            fake_features=self.feature_extractor(fake_anime),
+        )
+        self.log_dict(
+            {f"val/{name}": value for name, value in terms.items()},
+            on_epoch=True,
+            batch_size=photo.shape[0],
+            sync_dist=True,
+        )
+
+    def on_validation_start(self) -> None:
+        self.feature_extractor.to(self.device)
+
     # --------------------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["animegan"] = {

@@ -1,0 +1,117 @@
+"""The LightningModule's phases: which network each loss term reaches, VGG frozen, phase switch."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import lightning as L
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from animegan.losses import AnimeGANObjective
+from animegan.training import AnimeGANModule
+
+
+class _Batches(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        generator = torch.Generator().manual_seed(index)
+        image = lambda: torch.rand(3, 16, 16, generator=generator) * 2 - 1  # noqa: E731
+        gray = image().mean(0, keepdim=True).expand(3, -1, -1)
+        return {"photo": image(), "anime": image(), "anime_gray": gray, "anime_smooth_gray": gray}
+
+
+def _frozen_features() -> nn.Module:
+    features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2))
+    for parameter in features.parameters():
+        parameter.requires_grad_(False)
+    return features.eval()
+
+
+class _GradRecorder(L.Callback):
+    """Snapshot every parameter's gradient right before each optimizer step."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[int, dict[str, torch.Tensor | None]]] = []
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        index = [opt.optimizer for opt in trainer.strategy._lightning_optimizers].index(optimizer)
+        grads = {
+            name: None if p.grad is None else p.grad.detach().clone()
+            for name, p in pl_module.named_parameters()
+        }
+        self.steps.append((index, grads))
+
+
+def _module(init_epochs: int, feature_extractor: nn.Module) -> AnimeGANModule:
+    adam = partial(torch.optim.Adam, lr=1e-3)
+    return AnimeGANModule(
+        generator=nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Tanh()),
+        discriminator=nn.Conv2d(3, 1, 3, padding=1),
+        feature_extractor=feature_extractor,
+        objective=AnimeGANObjective({}, {}),
+        init_optimizer=adam,
+        generator_optimizer=adam,
+        discriminator_optimizer=adam,
+        init_epochs=init_epochs,
+    )
+
+
+def _fit(module: AnimeGANModule, callback: L.Callback, epochs: int, batches: int) -> None:
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=epochs,
+        limit_train_batches=batches,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[callback],
+    )
+    trainer.fit(module, DataLoader(_Batches(), batch_size=2))
+
+
+def test_d_terms_reach_d_only_and_g_terms_reach_g_only() -> None:
+    features = _frozen_features()
+    recorder = _GradRecorder()
+    _fit(_module(init_epochs=0, feature_extractor=features), recorder, epochs=1, batches=1)
+
+    (d_index, d_grads), (g_index, g_grads) = recorder.steps
+    assert (d_index, g_index) == (2, 1), "each GAN batch: one D update, then one G update"
+    generator_names = [name for name in d_grads if name.startswith("generator.")]
+    discriminator_names = [name for name in d_grads if name.startswith("discriminator.")]
+    # D step: the fake is detached, so no gradient reaches G.
+    assert all(d_grads[name] is None for name in generator_names)
+    assert all(
+        d_grads[name] is not None and d_grads[name].abs().sum() > 0 for name in discriminator_names
+    )
+    # G step: G gets gradients; D's gradients are untouched (D frozen during the G update).
+    assert all(
+        g_grads[name] is not None and g_grads[name].abs().sum() > 0 for name in generator_names
+    )
+    for name in discriminator_names:
+        torch.testing.assert_close(g_grads[name], d_grads[name])
+    # VGG never trains and is never part of the module's parameters.
+    assert all(p.grad is None and not p.requires_grad for p in features.parameters())
+    assert not features.training
+
+
+def test_init_phase_uses_only_the_init_optimizer_then_switches() -> None:
+    recorder = _GradRecorder()
+    module = _module(init_epochs=1, feature_extractor=_frozen_features())
+    _fit(module, recorder, epochs=2, batches=1)
+    assert [index for index, _ in recorder.steps] == [0, 2, 1]
+    init_grads = recorder.steps[0][1]
+    assert all(init_grads[name] is None for name in init_grads if name.startswith("discriminator."))
+    assert module.phase == "gan"
+
+
+def test_feature_extractor_is_not_in_state_dict_or_parameters() -> None:
+    features = _frozen_features()
+    module = _module(init_epochs=0, feature_extractor=features)
+    assert all(not key.startswith("feature_extractor") for key in module.state_dict())
+    feature_ids = {id(p) for p in features.parameters()}
+    assert not any(id(p) in feature_ids for p in module.parameters())
