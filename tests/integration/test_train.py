@@ -192,3 +192,15 @@ def test_vgg_weights_from_a_local_file(compose_train, tiny_overrides, tmp_path: 
         tmp_path / "run",
     )
     assert train(cfg) is not None
+
+
+def test_bf16_mixed_and_channels_last_switches(
+    compose_train, tiny_overrides, tmp_path: Path
+) -> None:
+    cfg = compose_train(
+        [*tiny_overrides, "trainer.precision=bf16-mixed", "module.channels_last=true"],
+        tmp_path / "run",
+    )
+    last = train(cfg)
+    state = torch.load(last, map_location="cpu", weights_only=True)["state_dict"]
+    assert all(torch.isfinite(value).all() for value in state.values() if value.is_floating_point())
