@@ -330,8 +330,9 @@ def test_generator_total_weighting_and_term_names() -> None:
         DiscriminatorLossWeights(),
     )
     total, terms = objective.generator_loss(**_generator_inputs())
-    assert list(terms) == ["g_adv", "content", "style", "color", "tv", "g_total"]
+    assert list(terms) == ["g_adv", "content", "style", "color", "tv", "pixel", "g_total"]
     expected_terms = {
+        "pixel": 0.5,  # photo black, fake has one white pixel of 4: |1 - (-1)| / 4
         "g_adv": 4.5,  # LSGAN ((1-1)² + (-2-1)²)/2
         "content": 1.0,  # mean(|1-2|, 0, |3-2|, |4-2|)
         "style": 3.5,  # |7.5 - 16/4|
@@ -343,6 +344,19 @@ def test_generator_total_weighting_and_term_names() -> None:
     # 2·4.5 + 3·1 + 5·3.5 + 7·0.25 + 11·2 = 9 + 3 + 17.5 + 1.75 + 22 = 53.25
     assert total.item() == pytest.approx(53.25, abs=1e-5)
     assert terms["g_total"] is total
+
+
+def test_identity_and_pixel_terms_enter_the_total_with_their_weights() -> None:
+    objective = AnimeGANObjective(
+        GeneratorLossWeights(
+            adversarial=2.0, content=3.0, style=5.0, color=7.0, tv=11.0, identity=13.0, pixel=17.0
+        ),
+        DiscriminatorLossWeights(),
+    )
+    total, terms = objective.generator_loss(**_generator_inputs(), identity=torch.tensor(0.25))
+    assert terms["identity"].item() == pytest.approx(0.25)
+    # 53.25 (the five official terms) + 17·0.5 (pixel) + 13·0.25 (identity)
+    assert total.item() == pytest.approx(65.0, abs=1e-5)
 
 
 def test_zero_weight_term_is_logged_but_left_out_of_total() -> None:

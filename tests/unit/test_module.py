@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from animegan.losses import AnimeGANObjective
-from animegan.training import AnimeGANModule
+from animegan.training import AnimeGANModule, trainable_tail
 
 
 class _Batches(torch.utils.data.Dataset):
@@ -115,3 +115,63 @@ def test_feature_extractor_is_not_in_state_dict_or_parameters() -> None:
     assert all(not key.startswith("feature_extractor") for key in module.state_dict())
     feature_ids = {id(p) for p in features.parameters()}
     assert not any(id(p) in feature_ids for p in module.parameters())
+
+
+def test_fine_tuning_trains_only_the_last_generator_blocks() -> None:
+    from animegan.models import Generator
+
+    module = _module(init_epochs=0, feature_extractor=_frozen_features())
+    module.generator = Generator()
+    module.generator_parameters = trainable_tail(module.generator, 2)
+    before = {k: v.clone() for k, v in module.generator.state_dict().items()}
+    _fit(module, _GradRecorder(), epochs=1, batches=1)
+    after = module.generator.state_dict()
+    changed = {key.split(".")[0] for key in before if not torch.equal(before[key], after[key])}
+    assert changed == {"block_e", "out_layer"}
+
+
+class _TinyFaceNet(nn.Module):
+    """Stand-in for ArcFace: 112×112 RGB crop -> 16-d embedding (frozen)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(3, 4, 5, stride=4), nn.Flatten(), nn.LazyLinear(16))
+        self.net(torch.zeros(1, 3, 112, 112))
+        self.requires_grad_(False)
+
+    def forward(self, crop: torch.Tensor) -> torch.Tensor:
+        return self.net(crop)
+
+
+class _FaceBatches(_Batches):
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        item = super().__getitem__(index)
+        item["landmarks"] = torch.tensor(
+            [[5.0, 6.0], [11.0, 6.0], [8.0, 9.0], [6.0, 12.0], [10.0, 12.0]]
+        )
+        item["has_face"] = torch.tensor(index % 2 == 0)
+        return item
+
+
+def test_identity_term_is_logged_and_reaches_the_generator() -> None:
+    module = _module(init_epochs=0, feature_extractor=_frozen_features())
+    module.objective = AnimeGANObjective({"identity": 0.5}, {})
+    object.__setattr__(module, "arcface", _TinyFaceNet())
+    logged: dict[str, float] = {}
+
+    class _Capture(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            logged.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        limit_train_batches=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[_Capture()],
+    )
+    trainer.fit(module, DataLoader(_FaceBatches(), batch_size=2))
+    assert "loss/identity_step" in logged and 0 <= logged["loss/identity_step"] <= 2

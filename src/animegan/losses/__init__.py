@@ -10,7 +10,8 @@ from animegan.losses.adversarial import (
     generator_adversarial_loss,
 )
 from animegan.losses.color_tv import color_loss, rgb_to_gray, rgb_to_yuv, total_variation_loss
-from animegan.losses.content_style import content_loss, gram_matrix, style_loss
+from animegan.losses.content_style import content_loss, gram_matrix, pixel_l1_loss, style_loss
+from animegan.losses.identity import identity_cosine, identity_loss
 from animegan.losses.objective import (
     AnimeGANObjective,
     DiscriminatorLossWeights,
@@ -29,6 +30,9 @@ __all__ = [
     "discriminator_adversarial_terms",
     "generator_adversarial_loss",
     "gram_matrix",
+    "identity_cosine",
+    "identity_loss",
+    "pixel_l1_loss",
     "rgb_to_gray",
     "rgb_to_yuv",
     "style_loss",

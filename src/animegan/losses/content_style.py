@@ -81,3 +81,18 @@ def style_loss(anime_gray_features: Tensor, fake_features: Tensor) -> Tensor:
             f"{tuple(fake_gram.shape)}; batch size and channel count must match"
         )
     return F.l1_loss(fake_gram, anime_gram)
+
+
+def pixel_l1_loss(photo: Tensor, fake_anime: Tensor) -> Tensor:
+    """Mean absolute pixel difference between a photo and its stylization.
+
+    Args:
+        photo: RGB [B, 3, H, W] in [-1, 1].
+        fake_anime: same shape and range.
+
+    Returns:
+        Scalar in [0, 2]; 0 when the stylization equals the photo.
+    """
+    if photo.shape != fake_anime.shape:
+        raise ValueError(f"shape mismatch: {tuple(photo.shape)} vs {tuple(fake_anime.shape)}")
+    return (photo - fake_anime).abs().mean()

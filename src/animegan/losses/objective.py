@@ -31,7 +31,7 @@ from animegan.losses.adversarial import (
     generator_adversarial_loss,
 )
 from animegan.losses.color_tv import color_loss, total_variation_loss
-from animegan.losses.content_style import content_loss, style_loss
+from animegan.losses.content_style import content_loss, pixel_l1_loss, style_loss
 
 __all__ = ["AnimeGANObjective", "DiscriminatorLossWeights", "GeneratorLossWeights"]
 
@@ -53,6 +53,9 @@ class GeneratorLossWeights:
         style: weight of the Gram-matrix style term.
         color: weight of the YUV colour term.
         tv: weight of the total-variation term.
+        identity: weight of the ArcFace identity term (0 = off; needs an ArcFace model and
+            landmarks in the batch).
+        pixel: weight of the pixel L1 term mean|fake − photo| (0 = off; face fine-tuning).
     """
 
     adversarial: float = 300.0
@@ -60,6 +63,8 @@ class GeneratorLossWeights:
     style: float = 2.5
     color: float = 15.0
     tv: float = 1.0
+    identity: float = 0.0
+    pixel: float = 0.0
 
     def __post_init__(self) -> None:
         for field in fields(self):
@@ -204,6 +209,7 @@ class AnimeGANObjective:
         fake_features: Tensor,
         anime_gray_features: Tensor,
         logits_fake: Tensor,
+        identity: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """Generator loss of the adversarial phase.
 
@@ -214,10 +220,13 @@ class AnimeGANObjective:
             fake_features: VGG features of ``fake_anime`` (colour, not gray), graph kept.
             anime_gray_features: VGG features of the gray anime batch, [B, C, h', w'].
             logits_fake: D(fake_anime), raw logits [B, 1, h'', w''], graph kept to G.
+            identity: precomputed identity loss (1 − cos of ArcFace embeddings, in [0, 2]),
+                or None when no ArcFace model is configured.
 
         Returns:
             ``(total, terms)``: terms ``"g_adv"``, ``"content"``, ``"style"``, ``"color"``,
-            ``"tv"`` (unweighted) and ``"g_total"`` (the weighted sum, same tensor as total).
+            ``"tv"``, ``"pixel"``, ``"identity"`` (when given) (unweighted) and ``"g_total"``
+            (the weighted sum, same tensor as total).
         """
         weights = self.generator_weights
         terms = {
@@ -226,16 +235,20 @@ class AnimeGANObjective:
             "style": style_loss(anime_gray_features, fake_features),
             "color": color_loss(photo, fake_anime),
             "tv": total_variation_loss(fake_anime),
+            "pixel": pixel_l1_loss(photo, fake_anime),
         }
-        total = _weighted_sum(
-            [
-                (weights.adversarial, terms["g_adv"]),
-                (weights.content, terms["content"]),
-                (weights.style, terms["style"]),
-                (weights.color, terms["color"]),
-                (weights.tv, terms["tv"]),
-            ]
-        )
+        pairs = [
+            (weights.adversarial, terms["g_adv"]),
+            (weights.content, terms["content"]),
+            (weights.style, terms["style"]),
+            (weights.color, terms["color"]),
+            (weights.tv, terms["tv"]),
+            (weights.pixel, terms["pixel"]),
+        ]
+        if identity is not None:
+            terms["identity"] = identity
+            pairs.append((weights.identity, identity))
+        total = _weighted_sum(pairs)
         terms["g_total"] = total
         return total, terms
 

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from animegan.models.arcface import (
+    IResNet,
+    iresnet18,
+    iresnet34,
+    iresnet50,
+    iresnet100,
+    load_arcface_onnx_weights,
+)
 from animegan.models.discriminator import Discriminator
 from animegan.models.generator import Generator, export_state_dict, load_generator
 from animegan.models.vgg import VGG19Features, vgg19_cache_path
@@ -9,11 +17,17 @@ from animegan.models.weights import WeightsNotFoundError, count_parameters
 
 __all__ = [
     "Discriminator",
+    "IResNet",
     "Generator",
     "VGG19Features",
     "WeightsNotFoundError",
     "count_parameters",
     "export_state_dict",
+    "iresnet18",
+    "iresnet34",
+    "iresnet50",
+    "iresnet100",
+    "load_arcface_onnx_weights",
     "load_generator",
     "vgg19_cache_path",
 ]

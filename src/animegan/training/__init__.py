@@ -1,6 +1,13 @@
 """Lightning orchestration: the AnimeGANv2 module and training callbacks."""
 
 from animegan.training.callbacks import SampleGridCallback, SaveConfigCallback
-from animegan.training.module import AnimeGANModule, set_requires_grad
+from animegan.training.module import AnimeGANModule
+from animegan.training.parameters import set_requires_grad, trainable_tail
 
-__all__ = ["AnimeGANModule", "SampleGridCallback", "SaveConfigCallback", "set_requires_grad"]
+__all__ = [
+    "AnimeGANModule",
+    "SampleGridCallback",
+    "SaveConfigCallback",
+    "set_requires_grad",
+    "trainable_tail",
+]

@@ -7,28 +7,22 @@ callbacks.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import lightning as L
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from animegan.losses import AnimeGANObjective
+from animegan.losses import AnimeGANObjective, identity_loss
+from animegan.training.parameters import set_requires_grad, trainable_tail
+from animegan.training.rng import collect_rng_states, restore_rng_states
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
 Phase = Literal["init", "gan"]
 # Bumped when the checkpoint layout changes; loaders can refuse what they do not understand.
 CHECKPOINT_FORMAT = 1
-
-
-def set_requires_grad(module: nn.Module, flag: bool) -> None:
-    """Toggle ``requires_grad`` on every parameter of ``module`` (which network learns in a phase)."""
-    for parameter in module.parameters():
-        parameter.requires_grad_(flag)
 
 
 class AnimeGANModule(L.LightningModule):
@@ -57,6 +51,11 @@ class AnimeGANModule(L.LightningModule):
         channels_last: convert networks and inputs to channels-last memory format.
         compile: ``torch.compile`` generator, discriminator and feature extractor (in place, so
             state_dict keys do not change).
+        arcface: frozen face-embedding network for the identity term (``None`` = no identity
+            term). Like the feature extractor it is not registered (no checkpoint, no optimizer);
+            batches must then carry ``landmarks`` [B, 5, 2] (pixels) and ``has_face`` [B].
+        trainable_last_blocks: fine-tuning: train only the generator's last N top-level blocks
+            (``block_a`` … ``block_e``, ``out_layer``); ``None`` trains all of it.
         run_config: resolved run configuration (plain dict) stored in every checkpoint.
     """
 
@@ -73,6 +72,8 @@ class AnimeGANModule(L.LightningModule):
         init_epochs: int = 10,
         channels_last: bool = False,
         compile: bool = False,
+        arcface: nn.Module | None = None,
+        trainable_last_blocks: int | None = None,
         run_config: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -82,6 +83,8 @@ class AnimeGANModule(L.LightningModule):
         self.generator = generator
         self.discriminator = discriminator
         object.__setattr__(self, "feature_extractor", feature_extractor)  # not registered: see Args
+        object.__setattr__(self, "arcface", arcface)
+        self.generator_parameters = trainable_tail(generator, trainable_last_blocks)
         self.objective = objective
         self._optimizer_factories = (init_optimizer, generator_optimizer, discriminator_optimizer)
         self.init_epochs = init_epochs
@@ -108,12 +111,20 @@ class AnimeGANModule(L.LightningModule):
     def on_fit_start(self) -> None:
         self.feature_extractor.to(self.device)
         self.feature_extractor.eval()
+        if self.arcface is not None:
+            self.arcface.to(self.device)
+            self.arcface.eval()
+
+    def _set_generator_trainable(self, flag: bool) -> None:
+        # Only the trainable tail toggles; frozen fine-tuning blocks stay frozen in every phase.
+        for parameter in self.generator_parameters:
+            parameter.requires_grad_(flag)
 
     def configure_optimizers(self) -> list[Optimizer]:
         init_factory, generator_factory, discriminator_factory = self._optimizer_factories
         return [
-            init_factory(self.generator.parameters()),
-            generator_factory(self.generator.parameters()),
+            init_factory(self.generator_parameters),
+            generator_factory(self.generator_parameters),
             discriminator_factory(self.discriminator.parameters()),
         ]
 
@@ -123,10 +134,11 @@ class AnimeGANModule(L.LightningModule):
         return self.generator(photo)
 
     def _prepare(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Images in the configured memory format; other tensors (landmarks, masks) as they are."""
         return {
-            key: value.contiguous(memory_format=self._memory_format)
+            key: value.contiguous(memory_format=self._memory_format) if value.dim() == 4 else value
             for key, value in batch.items()
-            if isinstance(value, Tensor) and value.dim() == 4
+            if isinstance(value, Tensor)
         }
 
     # -------------------------------------------------------------------------------- phases
@@ -151,7 +163,7 @@ class AnimeGANModule(L.LightningModule):
     def _init_step(self, images: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """Content-only generator pretraining (official: 10 epochs at lr 2e-4)."""
         init_optimizer = self.optimizers()[0]
-        set_requires_grad(self.generator, True)
+        self._set_generator_trainable(True)
         fake_anime = self.generator(images["photo"])
         with torch.no_grad():
             photo_features = self.feature_extractor(images["photo"])
@@ -167,7 +179,7 @@ class AnimeGANModule(L.LightningModule):
         """One D update on anime (real) vs fake, anime gray and smoothed anime gray (all fakes)."""
         discriminator_optimizer = self.optimizers()[2]
         set_requires_grad(self.discriminator, True)
-        set_requires_grad(self.generator, False)
+        self._set_generator_trainable(False)
         # One batched call over the four inputs: GroupNorm is per-sample, so this equals four calls,
         # and spectral norm runs one power iteration per step instead of four.
         logits = self.discriminator(
@@ -192,7 +204,7 @@ class AnimeGANModule(L.LightningModule):
     ) -> dict[str, Tensor]:
         """One G update: adversarial + content + style + colour + TV; D frozen, VGG never trains."""
         generator_optimizer = self.optimizers()[1]
-        set_requires_grad(self.generator, True)
+        self._set_generator_trainable(True)
         set_requires_grad(self.discriminator, False)
         with torch.no_grad():
             photo_features = self.feature_extractor(images["photo"])
@@ -204,12 +216,27 @@ class AnimeGANModule(L.LightningModule):
             fake_features=self.feature_extractor(fake_anime),
             anime_gray_features=anime_gray_features,
             logits_fake=self.discriminator(fake_anime),
+            identity=self._identity_term(images, fake_anime),
         )
         generator_optimizer.zero_grad(set_to_none=True)
         self.manual_backward(total)
         generator_optimizer.step()
         set_requires_grad(self.discriminator, True)
         return terms
+
+    def _identity_term(self, images: Mapping[str, Tensor], fake_anime: Tensor) -> Tensor | None:
+        """ArcFace identity loss on the photo's landmarks, or None without an ArcFace model."""
+        if self.arcface is None:
+            return None
+        if "landmarks" not in images or "has_face" not in images:
+            raise KeyError(
+                "the identity term needs 'landmarks' [B, 5, 2] and 'has_face' [B] in each batch; "
+                "use a face dataset with landmarks (python -m animegan.cli.align_faces) and "
+                "data.landmarks=true"
+            )
+        return identity_loss(
+            self.arcface, images["photo"], fake_anime, images["landmarks"], images["has_face"]
+        )
 
     @torch.no_grad()
     def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
@@ -239,7 +266,7 @@ class AnimeGANModule(L.LightningModule):
             "phase": self.phase,
             "init_epochs": self.init_epochs,
             "config": self.run_config,
-            "rng_states": _collect_rng_states(),
+            "rng_states": collect_rng_states(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -255,34 +282,4 @@ class AnimeGANModule(L.LightningModule):
                 "update the repository to resume it."
             )
         if meta.get("rng_states") is not None:
-            _restore_rng_states(meta["rng_states"])
-
-
-def _collect_rng_states() -> dict[str, Any]:
-    """RNG states as plain types and tensors, so the checkpoint loads with ``weights_only=True``."""
-    numpy_state = np.random.get_state()
-    states: dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        "numpy": [numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]],
-        "python": _to_lists(random.getstate()),
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def _restore_rng_states(states: Mapping[str, Any]) -> None:
-    torch.set_rng_state(states["torch"])
-    kind, keys, *rest = states["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), *rest))
-    random.setstate(_to_tuples(states["python"]))
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-
-
-def _to_lists(value: Any) -> Any:
-    return [_to_lists(item) for item in value] if isinstance(value, tuple) else value
-
-
-def _to_tuples(value: Any) -> Any:
-    return tuple(_to_tuples(item) for item in value) if isinstance(value, list) else value
+            restore_rng_states(meta["rng_states"])
