@@ -18,6 +18,7 @@ import torch
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
+from animegan.cli.wandb_run import apply_sweep_settings, finish_wandb
 from animegan.data.decode import DatasetNotFoundError
 from animegan.models.weights import WeightsNotFoundError
 from animegan.training import SaveConfigCallback
@@ -59,6 +60,7 @@ def build_callbacks(callbacks_cfg: DictConfig | None) -> list[L.Callback]:
 
 def train(cfg: DictConfig) -> Path | None:
     """Run one training job described by ``cfg``; returns the last checkpoint path (or None)."""
+    apply_sweep_settings(cfg)  # before run_config: W&B run name/tags of a multirun job
     L.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision(cfg.matmul_precision)
     run_config = OmegaConf.to_container(cfg, resolve=True)
@@ -102,7 +104,13 @@ def train(cfg: DictConfig) -> Path | None:
     for logger in trainer.loggers:
         logger.log_hyperparams(run_config)
 
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    except BaseException:
+        finish_wandb(exit_code=1)
+        raise
+    # One W&B run per job: the next job of a multirun (same process) must start a new run.
+    finish_wandb()
 
     checkpoint = trainer.checkpoint_callback
     last = getattr(checkpoint, "last_model_path", "") if checkpoint is not None else ""
