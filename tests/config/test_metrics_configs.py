@@ -11,7 +11,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from animegan.cli.train import build_callbacks
 from animegan.evaluation import Evaluator, InceptionFeatures, LPIPSNetwork, RandomConvFeatures
-from animegan.models import WeightsNotFoundError
+from animegan.models import IResNet, WeightsNotFoundError
 from animegan.training.eval_callback import EvaluationCallback
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
@@ -37,11 +37,13 @@ def test_metrics_option_builds_the_evaluation_callback(
     option: str, compose_train, tmp_path: Path
 ) -> None:
     overrides = [metrics_override(option), f"paths.cache_dir={tmp_path}"]
-    if option == "default":  # real weights are not on this machine: same networks, random init
+    if option in ("default", "faces"):  # no real weights here: same networks, random init
         overrides += [
             "metrics.fid_features.random_weights=true",
             "metrics.lpips.backbone=random",
         ]
+    if option == "faces":
+        overrides += ["metrics.identity_model.onnx_path=null"]
     cfg = compose_train(overrides, tmp_path)
     (callback,) = [c for c in build_callbacks(cfg.callbacks) if isinstance(c, EvaluationCallback)]
     if option == "none":
@@ -51,8 +53,10 @@ def test_metrics_option_builds_the_evaluation_callback(
     assert isinstance(evaluator, Evaluator)
     assert evaluator.cache.cache_dir == tmp_path / "eval_stats"
     assert isinstance(evaluator.lpips, LPIPSNetwork)
-    expected = InceptionFeatures if option == "default" else RandomConvFeatures
+    expected = InceptionFeatures if option in ("default", "faces") else RandomConvFeatures
     assert isinstance(evaluator.fid_features, expected)
+    if option == "faces":
+        assert isinstance(evaluator.identity_model, IResNet)
     if option == "default":
         assert evaluator.image_size == 256 and evaluator.fid_features.num_features == 2048
 

@@ -69,6 +69,7 @@ def test_identity_generator_on_its_own_references(tmp_path: Path) -> None:
     assert result.metrics["fid"] == pytest.approx(0.0, abs=1e-6)
     assert result.metrics["lpips_content"] == 0.0
     assert result.metrics["identity"] == pytest.approx(1.0)
+    assert result.metrics["identity_median"] == pytest.approx(1.0)
     assert result.metrics["lpips_diversity"] > 0
     assert set(result.metrics) == {
         "fid",
@@ -77,7 +78,11 @@ def test_identity_generator_on_its_own_references(tmp_path: Path) -> None:
         "lpips_content",
         "lpips_diversity",
         "identity",
+        "identity_p05",
+        "identity_median",
+        "identity_share_below",
     }
+    assert result.metrics["identity_share_below"] == 0.0  # every cosine is 1 > 0.5
     assert [row["index"] for row in result.per_image] == list(range(5))
     assert [row["photo"] for row in result.per_image] == [str(p) for p in photos]
     assert all(row["lpips_content"] == 0.0 for row in result.per_image)

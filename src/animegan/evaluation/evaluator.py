@@ -52,6 +52,7 @@ from animegan.evaluation.metrics import (
     identity_similarity,
     kernel_inception_distance,
 )
+from animegan.faces.identity_metric import summarize_cosines
 from animegan.utils.images import to_uint8_image
 
 __all__ = ["EvaluationResult", "Evaluator", "evenly_spaced", "inputs_from_datamodule"]
@@ -209,6 +210,7 @@ class Evaluator:
         diversity_images: int = 32,
         identity_model: IdentityModel | None = None,
         face_crop: FaceCrop | None = None,
+        identity_threshold: float = 0.5,
         cache_dir: str | os.PathLike[str] | None = None,
         num_grid_images: int = 8,
         seed: int = 0,
@@ -234,6 +236,7 @@ class Evaluator:
         self.diversity_images = int(diversity_images)
         self.identity_model = identity_model
         self.face_crop = face_crop
+        self.identity_threshold = float(identity_threshold)
         self.cache = ReferenceFeatureCache(cache_dir)
         self.num_grid_images = int(num_grid_images)
         self.seed = int(seed)
@@ -443,7 +446,13 @@ class Evaluator:
             identity = gathered("identity")
             valid = identity[~torch.isnan(identity)]
             metrics["identity"] = float(valid.double().mean()) if valid.numel() else math.nan
+            # Distribution: the mean hides the few faces that deform; report the tail too.
+            stats = summarize_cosines(valid, threshold=self.identity_threshold)
+            metrics["identity_p05"] = stats.quantiles["p05"]
+            metrics["identity_median"] = stats.quantiles["median"]
+            metrics["identity_share_below"] = stats.share_below
             info["identity_faces"] = int(valid.numel())
+            info["identity_threshold"] = self.identity_threshold
             for row, value in zip(per_image, identity.tolist(), strict=True):
                 row["identity"] = value
         info["seconds"] = round(time.perf_counter() - started, 3)
