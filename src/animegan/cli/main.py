@@ -1,0 +1,53 @@
+"""``animegan``: one command with subcommands (stylize, export, train).
+
+animegan stylize INPUT... --weights FILE --out DIR
+animegan export --weights FILE --out model.onnx [--int8 --calib DIR]
+animegan train [hydra overrides...]
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+_USAGE = """usage: animegan {stylize,export,train,eval} ...
+
+subcommands:
+  stylize   stylise photos of any size into a folder (animegan stylize --help)
+  export    ONNX export with parity check, INT8, or animegan2-pytorch .pt (animegan export --help)
+  train     train a generator (Hydra overrides, e.g. experiment=quickstart)
+  eval      evaluate checkpoints (Hydra overrides, e.g. ckpt=last.ckpt)
+"""
+
+# Hydra entry points read sys.argv themselves; they are imported only when asked for.
+_HYDRA_COMMANDS = {"train": "animegan.cli.train", "eval": "animegan.cli.eval"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch to a subcommand; returns its exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(_USAGE)
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command == "stylize":
+        from animegan.cli.stylize import main as stylize_main
+
+        return stylize_main(rest)
+    if command == "export":
+        from animegan.cli.export import main as export_main
+
+        return export_main(rest)
+    if command in _HYDRA_COMMANDS:
+        import importlib
+
+        module = importlib.import_module(_HYDRA_COMMANDS[command])
+        sys.argv = [f"animegan {command}", *rest]
+        module.main()
+        return 0
+    print(f"error: unknown subcommand {command!r}\n\n{_USAGE}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
