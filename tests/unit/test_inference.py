@@ -67,7 +67,7 @@ class _FailingBackend:
     name = "failing"
     supports_norm_stats = True
 
-    def __call__(self, photo, norm_stats=None):
+    def __call__(self, photo, norm_stats=None, *, return_stats=True):
         raise AssertionError("the generator must not run")
 
 
@@ -196,7 +196,7 @@ def test_tiled_matches_untiled_within_tolerance(backend, astronaut: np.ndarray) 
         name = "per-tile"
         supports_norm_stats = False
 
-        def __call__(self, photo, norm_stats=None):
+        def __call__(self, photo, norm_stats=None, *, return_stats=True):
             return backend(photo, None)
 
     per_tile = Stylizer(PerTile(), tile=64, overlap=32)(astronaut).astype(np.float64)
@@ -245,7 +245,7 @@ def test_backend_without_statistics_warns_once(backend, caplog) -> None:
         name = "per-tile"
         supports_norm_stats = False
 
-        def __call__(self, photo, norm_stats=None):
+        def __call__(self, photo, norm_stats=None, *, return_stats=True):
             assert norm_stats is None
             return backend(photo, None)
 
