@@ -24,7 +24,16 @@ def options(group: str) -> list[str]:
 
 
 def test_every_group_has_options() -> None:
-    for group in ["model", "loss", "data", "trainer", "logger", "callbacks", "experiment", "metrics"]:
+    for group in [
+        "model",
+        "loss",
+        "data",
+        "trainer",
+        "logger",
+        "callbacks",
+        "experiment",
+        "metrics",
+    ]:
         assert options(group), f"conf/{group}/ is empty"
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, get_worker_info
+from torch.utils.data import DataLoader, default_collate, get_worker_info
 
+from animegan.data.augmentation import check_transform, describe_transform
 from animegan.data.builtin import MARKER_NAME, build_quickstart_dataset
 from animegan.data.datasets import (
     PhotoDataset,
@@ -44,6 +46,20 @@ def _seed_worker_transforms(worker_id: int) -> None:
         info.dataset.reseed(info.seed % 2**32)
 
 
+# Batch-level augmentation on a collated training batch, e.g. StyleMixup.
+BatchTransform = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+class _CollateThen:
+    """``default_collate`` followed by a batch transform; a class so workers can pickle it."""
+
+    def __init__(self, batch_transform: BatchTransform) -> None:
+        self.batch_transform = batch_transform
+
+    def __call__(self, samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        return self.batch_transform(default_collate(samples))
+
+
 def _is_empty_dir(path: Path) -> bool:
     return path.is_dir() and not any(path.iterdir())
 
@@ -75,9 +91,12 @@ class AnimeGANDataModule(L.LightningDataModule):
         persistent_workers: keep workers alive between epochs (only with ``num_workers > 0``).
         seed: seed of the photo/anime pairing stream (same on every rank).
         cache_dir: cache root; default ``~/.cache/animegan`` (``$XDG_CACHE_HOME`` honoured).
-        photo_transform: albumentations-style transform for photos (default: random ``S`` crop).
+        photo_transform: albumentations-style transform for training photos (default: random
+            ``S`` crop); validation and test photos are only center-cropped, never augmented.
         anime_transform: transform applied identically to anime, gray and smooth gray
             (default: random ``S`` crop).
+        batch_transform: applied to every collated training batch in the loader (e.g.
+            :class:`animegan.data.augmentation.StyleMixup`); never to validation/test batches.
         num_val_images: size of the fixed validation subset.
         builtin: build the embedded quickstart dataset into ``root`` when it is missing or empty.
         use_official_smooth: use ``<Style>/smooth/`` files when present (official recipe); when
@@ -101,6 +120,7 @@ class AnimeGANDataModule(L.LightningDataModule):
         cache_dir: str | os.PathLike[str] | None = None,
         photo_transform: Transform | None = None,
         anime_transform: Transform | None = None,
+        batch_transform: BatchTransform | None = None,
         num_val_images: int = 8,
         builtin: bool = False,
         use_official_smooth: bool = True,
@@ -121,8 +141,12 @@ class AnimeGANDataModule(L.LightningDataModule):
         self.persistent_workers = persistent_workers
         self.seed = int(seed)
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        # Mistyped recipe arguments stop the run here, at instantiation, before any data work.
+        check_transform(photo_transform, "photo_transform")
+        check_transform(anime_transform, "anime_transform")
         self.photo_transform = photo_transform
         self.anime_transform = anime_transform
+        self.batch_transform = batch_transform
         self.num_val_images = int(num_val_images)
         self.builtin = builtin
         self.use_official_smooth = use_official_smooth
@@ -278,6 +302,7 @@ class AnimeGANDataModule(L.LightningDataModule):
             batch_size=self.batch_size,
             drop_last=True,
             worker_init_fn=_seed_worker_transforms,
+            collate_fn=None if self.batch_transform is None else _CollateThen(self.batch_transform),
             **self._loader_kwargs(),
         )
 
@@ -323,9 +348,10 @@ class AnimeGANDataModule(L.LightningDataModule):
         return torch.stack([self.val_dataset[i]["photo"] for i in range(count)])
 
     def describe(self) -> dict[str, Any]:
-        """Summary for logging: layout kind, folders (as strings), image counts, skipped count."""
+        """Summary for logging: layout kind, folders (as strings), image counts, skipped count, and
+        the training augmentation in force with every argument (defaults included)."""
         self._require_setup()
-        assert self.layout is not None
+        assert self.layout is not None and self.train_dataset is not None
 
         def text(path: Path | None) -> str | None:
             return None if path is None else str(path)
@@ -346,4 +372,9 @@ class AnimeGANDataModule(L.LightningDataModule):
             "num_skipped": sum(len(scan.skipped) for scan in self.scans.values()),
             "image_size": self.image_size,
             "cache_dir": str(self.cache_dir),
+            "augmentation": {
+                "photo": describe_transform(self.train_dataset.photo_transform),
+                "anime": describe_transform(self.train_dataset.anime_transform),
+                "batch": None if self.batch_transform is None else repr(self.batch_transform),
+            },
         }

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from animegan.data.augmentation import check_transform, seed_transform
 from animegan.data.decode import read_image_rgb
 from animegan.data.smoothing import resize_shorter_side, to_gray3
 
@@ -28,6 +29,7 @@ __all__ = [
     "UnpairedPhotoAnimeDataset",
     "default_eval_transform",
     "default_train_transform",
+    "gray_to_tensor",
     "image_to_tensor",
     "with_anime_targets",
 ]
@@ -36,7 +38,9 @@ __all__ = [
 Transform = Callable[..., dict[str, Any]]
 
 # The grayscale and smoothed-grayscale anime images are extra "image" targets, so one sampled
-# geometric transform (crop, flip, affine) moves all three identically and they stay aligned.
+# geometric transform (crop, flip, affine) moves them with the colour image and they stay aligned.
+# The dataset passes only ``anime_smooth_gray`` through the transform and derives ``anime_gray``
+# from the transformed colour image (cheaper, and exact under colour augmentation too).
 ANIME_TARGETS: dict[str, str] = {"anime_gray": "image", "anime_smooth_gray": "image"}
 
 
@@ -74,7 +78,7 @@ def with_anime_targets(transform: Transform) -> Transform:
     A ``Compose`` is copied and given the targets (``Compose.add_targets``); a bare transform or
     ``OneOf`` is wrapped in a ``Compose`` (a bare albumentations transform silently passes unknown
     keys through untouched, which would misalign the gray images). Other callables are returned
-    unchanged: they must handle the two keyword targets themselves.
+    unchanged: they must accept ``image`` and ``anime_smooth_gray`` and return both.
 
     Args:
         transform: albumentations transform or any ``t(image=..., **targets) -> dict`` callable.
@@ -91,6 +95,11 @@ def with_anime_targets(transform: Transform) -> Transform:
     return transform
 
 
+# uint8 value -> float32 in [-1, 1]; built with the same float32 ops (x / 127.5 - 1) as a plain
+# tensor conversion, so a table look-up gives bit-identical values in one pass.
+_TO_SIGNED_UNIT = torch.arange(256, dtype=torch.float32).div_(127.5).sub_(1.0).numpy()
+
+
 def image_to_tensor(image: np.ndarray) -> torch.Tensor:
     """uint8 ``[H, W, 3]`` image to float32 ``[3, H, W]`` in ``[-1, 1]`` (``x / 127.5 - 1``)."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -98,8 +107,39 @@ def image_to_tensor(image: np.ndarray) -> torch.Tensor:
             f"transforms must return uint8 HxWx3 images, got {image.dtype} {image.shape}; "
             "do not normalise inside the transform"
         )
-    chw = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous()
-    return chw.float().div_(127.5).sub_(1.0)
+    height, width = image.shape[:2]
+    out = np.empty((3, height, width), np.float32)
+    # HWC -> CHW with cv2.split and a float32 table look-up per plane (both SIMD): one pass over
+    # the output instead of a strided permute-copy, a float cast, a divide and a subtract.
+    for channel, plane in enumerate(cv2.split(image)):
+        cv2.LUT(plane, _TO_SIGNED_UNIT, dst=out[channel])
+    return torch.from_numpy(out)
+
+
+def gray_to_tensor(gray: np.ndarray) -> torch.Tensor:
+    """uint8 ``[H, W]`` luma to float32 ``[3, H, W]`` in ``[-1, 1]``, the plane copied 3 times.
+
+    Same values as ``image_to_tensor(to_gray3(rgb))`` for ``gray = luma(rgb)``, with a third of
+    the conversion work.
+
+    Args:
+        gray: ``[H, W]`` uint8.
+
+    Returns:
+        Contiguous float32 ``[3, H, W]``.
+    """
+    if gray.dtype != np.uint8 or gray.ndim != 2:
+        raise TypeError(f"expected a uint8 HxW gray image, got {gray.dtype} {gray.shape}")
+    out = np.empty((3, *gray.shape), np.float32)
+    cv2.LUT(np.ascontiguousarray(gray), _TO_SIGNED_UNIT, dst=out[0])
+    out[1] = out[0]
+    out[2] = out[0]
+    return torch.from_numpy(out)
+
+
+def _luma(image_rgb: np.ndarray) -> np.ndarray:
+    # The same OpenCV luma as to_gray3, kept as one plane.
+    return cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2GRAY)
 
 
 def _check_square(image: np.ndarray, image_size: int, what: str) -> None:
@@ -119,12 +159,6 @@ def _match_shape(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, (w, h), interpolation=interpolation)
 
 
-def _set_seed(transform: object, seed: int) -> None:
-    setter = getattr(transform, "set_random_seed", None)
-    if callable(setter):
-        setter(seed)
-
-
 class UnpairedPhotoAnimeDataset(Dataset[dict[str, torch.Tensor]]):
     """Training samples: a photo and an unrelated anime image (with its gray and smooth gray).
 
@@ -138,8 +172,15 @@ class UnpairedPhotoAnimeDataset(Dataset[dict[str, torch.Tensor]]):
         smooth_source: maps an anime path to its edge-smoothed RGB image at that resolution
             (e.g. ``SmoothCache(...).get``); resized to the anime image's shape if it differs.
         photo_transform: ``t(image=...)``; default a random ``S`` crop. Must return ``S x S`` uint8.
-        anime_transform: ``t(image=..., anime_gray=..., anime_smooth_gray=...)``; default a
-            random ``S`` crop; albumentations transforms get the two targets added.
+        anime_transform: ``t(image=..., anime_smooth_gray=...)``: one sampled transform for the
+            colour anime image and its smoothed gray; default a random ``S`` crop;
+            albumentations transforms get the targets added. Afterwards ``anime_gray`` is the
+            luma of the transformed colour image and ``anime_smooth_gray`` is re-grayed, so
+            colour augmentation never leaves a tint in the gray targets.
+
+    Raises:
+        ValueError: no photos or anime images, or a transform with unknown arguments
+            (:func:`animegan.data.augmentation.check_transform`).
     """
 
     def __init__(
@@ -165,6 +206,8 @@ class UnpairedPhotoAnimeDataset(Dataset[dict[str, torch.Tensor]]):
             photo_transform = default_train_transform(self.image_size)
         if anime_transform is None:
             anime_transform = default_train_transform(self.image_size)
+        check_transform(photo_transform, "photo_transform")
+        check_transform(anime_transform, "anime_transform")
         self.photo_transform = photo_transform
         self.anime_transform = with_anime_targets(anime_transform)
 
@@ -182,8 +225,8 @@ class UnpairedPhotoAnimeDataset(Dataset[dict[str, torch.Tensor]]):
             seed: any non-negative integer.
         """
         photo_seed, anime_seed = np.random.SeedSequence(seed).generate_state(2)
-        _set_seed(self.photo_transform, int(photo_seed))
-        _set_seed(self.anime_transform, int(anime_seed))
+        seed_transform(self.photo_transform, int(photo_seed))
+        seed_transform(self.anime_transform, int(anime_seed))
 
     def __getitem__(self, index: tuple[int, int]) -> dict[str, torch.Tensor]:
         """One unpaired sample.
@@ -208,17 +251,19 @@ class UnpairedPhotoAnimeDataset(Dataset[dict[str, torch.Tensor]]):
         smooth = _match_shape(self.smooth_source(anime_path), anime.shape[:2])
 
         photo = self.photo_transform(image=photo)["image"]
-        out = self.anime_transform(
-            image=anime, anime_gray=to_gray3(anime), anime_smooth_gray=to_gray3(smooth)
-        )
+        out = self.anime_transform(image=anime, anime_smooth_gray=to_gray3(smooth))
         _check_square(photo, self.image_size, "photo")
-        for key in ("image", "anime_gray", "anime_smooth_gray"):
+        for key in ("image", "anime_smooth_gray"):
             _check_square(out[key], self.image_size, f"anime ({key})")
+        anime = out["image"]
         return {
             "photo": image_to_tensor(photo),
-            "anime": image_to_tensor(out["image"]),
-            "anime_gray": image_to_tensor(out["anime_gray"]),
-            "anime_smooth_gray": image_to_tensor(out["anime_smooth_gray"]),
+            "anime": image_to_tensor(anime),
+            # Derived after the transform: the gray of exactly the colour image D sees.
+            "anime_gray": gray_to_tensor(_luma(anime)),
+            # Identity for a gray input (luma weights sum to 1); removes any tint a colour step
+            # (e.g. hue jitter) put into the smoothed gray.
+            "anime_smooth_gray": gray_to_tensor(_luma(out["anime_smooth_gray"])),
         }
 
 

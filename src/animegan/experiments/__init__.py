@@ -1,0 +1,1 @@
+"""Study tooling: aggregation of Hydra sweeps into comparison tables and plots."""
