@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from animegan.cli.train import build_callbacks, build_loggers
 from animegan.data import AnimeGANDataModule
 from animegan.losses import AnimeGANObjective
-from animegan.models import Discriminator, Generator, VGG19Features
+from animegan.models import Discriminator, Generator, VGG19Features, export_state_dict
 from animegan.training import AnimeGANModule
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
@@ -105,9 +105,11 @@ def test_callback_options_instantiate(option: str, compose_train, tmp_path: Path
 
 @pytest.mark.parametrize("option", options("experiment"))
 def test_experiment_options_build_a_module(option: str, compose_train, tmp_path: Path) -> None:
-    cfg = compose_train(
-        [f"experiment={option}", "model.vgg.weights=random", "data.root=/nonexistent"], tmp_path
-    )
+    overrides = [f"experiment={option}", "model.vgg.weights=random", "data.root=/nonexistent"]
+    if option == "face_id_finetune":  # starts from a generator file and a (here random) ArcFace
+        start = export_state_dict(Generator(), tmp_path / "start.pt")
+        overrides += [f"model.generator.path={start}", "module.arcface.onnx_path=null"]
+    cfg = compose_train(overrides, tmp_path)
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
     module = hydra.utils.instantiate(
         cfg.module,
@@ -120,6 +122,7 @@ def test_experiment_options_build_a_module(option: str, compose_train, tmp_path:
     assert isinstance(module, AnimeGANModule)
     # The networks are the module's children; VGG is not (never in checkpoints or optimizers).
     assert not any(key.startswith("feature_extractor") for key in module.state_dict())
+    assert not any(key.startswith("arcface") for key in module.state_dict())
 
 
 def test_override_typo_is_an_error(compose_train, tmp_path: Path) -> None:
