@@ -19,29 +19,17 @@ from typing import Any
 
 import hydra
 import torch
-from hydra.errors import InstantiationException
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from animegan.data.decode import DatasetNotFoundError, scan_image_folder
+from animegan.cli.common import USER_ERRORS
+from animegan.cli.common import instantiate as _instantiate
+from animegan.data.decode import scan_image_folder
 from animegan.evaluation.compare import write_comparison
 from animegan.evaluation.evaluator import Evaluator, inputs_from_datamodule
 from animegan.evaluation.report import write_report
 from animegan.models import load_generator
-from animegan.models.weights import WeightsNotFoundError
 
 log = logging.getLogger(__name__)
-
-USER_ERRORS = (WeightsNotFoundError, DatasetNotFoundError, FileNotFoundError)
-
-
-def _instantiate(spec: Any, **kwargs: Any) -> Any:
-    """``hydra.utils.instantiate``, re-raising a user-fixable cause (missing weights) unwrapped."""
-    try:
-        return hydra.utils.instantiate(spec, **kwargs)
-    except InstantiationException as error:
-        if isinstance(error.__cause__, USER_ERRORS):
-            raise error.__cause__ from None
-        raise
 
 
 def _checkpoint_paths(ckpt: Any) -> list[Path]:

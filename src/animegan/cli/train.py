@@ -15,28 +15,15 @@ from typing import Any
 import hydra
 import lightning as L
 import torch
-from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
+from animegan.cli.common import USER_ERRORS, instantiate
 from animegan.cli.wandb_run import apply_sweep_settings, finish_wandb
-from animegan.data.decode import DatasetNotFoundError
-from animegan.models.weights import WeightsNotFoundError
 from animegan.training import SaveConfigCallback
 
 log = logging.getLogger(__name__)
 
-# Errors a user can fix: shown as one clear message (no traceback) with exit code 2.
-USER_ERRORS = (WeightsNotFoundError, DatasetNotFoundError, FileNotFoundError)
-
-
-def instantiate(spec: Any, **kwargs: Any) -> Any:
-    """``hydra.utils.instantiate`` that re-raises user-fixable errors unwrapped (clear message)."""
-    try:
-        return hydra.utils.instantiate(spec, **kwargs)
-    except InstantiationException as error:
-        if isinstance(error.__cause__, USER_ERRORS):
-            raise error.__cause__ from None
-        raise
+__all__ = ["USER_ERRORS", "build_callbacks", "build_loggers", "instantiate", "train"]
 
 
 def _is_launcher_rank() -> bool:
