@@ -136,3 +136,39 @@ def test_export_int8_needs_a_calibration_folder(
 def test_main_without_subcommand_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert animegan_main([]) == 2
     assert "stylize" in capsys.readouterr().out
+
+
+def test_face_mode_stylizes_the_portrait_and_reports_faceless_photos(
+    weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("dlib", reason="the offline face detector is in the `faces` extra")
+    import importlib.util
+
+    images = Path(importlib.util.find_spec("insightface").submodule_search_locations[0])
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "hanks.png").write_bytes(
+        (images / "data" / "images" / "Tom_Hanks_54745.png").read_bytes()
+    )
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(photos / "flat.png")  # no face
+    out = tmp_path / "out"
+    status = animegan_main(
+        [
+            "stylize",
+            str(photos),
+            "--weights",
+            str(weights),
+            "--out",
+            str(out),
+            "--face",
+            "--face-size",
+            "128",
+            "--face-detector",
+            "dlib",
+            "--no-progress",
+        ]
+    )
+    assert status == 1  # one input failed (no face), the other was written
+    assert Image.open(out / "hanks.png").size == (128, 128)
+    assert not (out / "flat.png").exists()
+    assert "no face" in capsys.readouterr().err

@@ -90,6 +90,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=30.0,
         help="bilateral intensity sigma in uint8 levels",
     )
+    face = parser.add_argument_group("face mode (face2paint)")
+    face.add_argument(
+        "--face",
+        action="store_true",
+        help="stylize the portrait around the largest face (torch backend); photos without a "
+        "face are reported and skipped",
+    )
+    face.add_argument("--face-size", type=int, default=512, help="portrait side (default 512)")
+    face.add_argument(
+        "--face-paste-back", action="store_true", help="blend the portrait back into the photo"
+    )
+    face.add_argument(
+        "--face-detector",
+        default="auto",
+        choices=["auto", "insightface", "dlib"],
+        help="face detector backend (default auto: insightface if its pack is present, else dlib)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument(
         "--keep-alpha",
@@ -167,19 +184,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    stylizer = Stylizer(
-        backend,
-        tile=args.tile,
-        overlap=args.overlap,
-        strength=args.strength,
-        post=PostProcess(
-            bilateral=args.bilateral,
-            white_balance=args.white_balance,
-            unsharp=args.unsharp,
-            unsharp_amount=args.unsharp_amount,
-            bilateral_sigma_color=args.bilateral_sigma_color,
-        ),
-    )
+    if args.face:
+        from animegan.faces import make_detector
+        from animegan.inference.face_mode import FacePortraitStylizer
+
+        generator = getattr(backend, "generator", None)
+        if generator is None:
+            print("error: --face needs the torch backend (a .pt or .ckpt file)", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            detector = make_detector(args.face_detector)
+        except (OSError, ImportError, RuntimeError, ValueError) as error:
+            print(f"error: face detector: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        stylizer = FacePortraitStylizer(
+            generator, detector, size=args.face_size, paste_back=args.face_paste_back
+        )
+    else:
+        stylizer = Stylizer(
+            backend,
+            tile=args.tile,
+            overlap=args.overlap,
+            strength=args.strength,
+            post=PostProcess(
+                bilateral=args.bilateral,
+                white_balance=args.white_balance,
+                unsharp=args.unsharp,
+                unsharp_amount=args.unsharp_amount,
+                bilateral_sigma_color=args.bilateral_sigma_color,
+            ),
+        )
     report = stylize_files(
         items,
         stylizer,
