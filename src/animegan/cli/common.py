@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import hydra
@@ -22,3 +25,13 @@ def instantiate(spec: Any, **kwargs: Any) -> Any:
         if isinstance(error.__cause__, USER_ERRORS):
             raise error.__cause__ from None
         raise
+
+
+def run_reporting_user_errors(job: Callable[[Any], Any], cfg: Any) -> None:
+    """Run ``job(cfg)``; a user-fixable error becomes one clear message and exit code 2."""
+    try:
+        job(cfg)
+    except USER_ERRORS as error:
+        logging.getLogger(job.__module__).error("%s", error)
+        print(f"\nerror: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -13,7 +13,6 @@ reports.
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,8 @@ import hydra
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from animegan.cli.common import USER_ERRORS
 from animegan.cli.common import instantiate as _instantiate
+from animegan.cli.common import run_reporting_user_errors
 from animegan.data.decode import scan_image_folder
 from animegan.evaluation.compare import write_comparison
 from animegan.evaluation.evaluator import Evaluator, inputs_from_datamodule
@@ -155,12 +154,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Path]:
 
 @hydra.main(version_base="1.3", config_path="../../../conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    try:
-        evaluate(cfg)
-    except USER_ERRORS as error:
-        log.error("%s", error)
-        print(f"\nerror: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_reporting_user_errors(evaluate, cfg)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from animegan.cli.common import USER_ERRORS, instantiate
+from animegan.cli.common import USER_ERRORS, instantiate, run_reporting_user_errors
 from animegan.cli.wandb_run import apply_sweep_settings, finish_wandb
 from animegan.training import SaveConfigCallback
 
@@ -110,12 +109,7 @@ def train(cfg: DictConfig) -> Path | None:
 
 @hydra.main(version_base="1.3", config_path="../../../conf", config_name="train")
 def main(cfg: DictConfig) -> None:
-    try:
-        train(cfg)
-    except USER_ERRORS as error:
-        log.error("%s", error)
-        print(f"\nerror: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_reporting_user_errors(train, cfg)
 
 
 if __name__ == "__main__":

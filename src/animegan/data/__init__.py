@@ -7,8 +7,9 @@ Lightning and albumentations imports.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from animegan.utils.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "AnimeGANDataModule": "animegan.data.datamodule",
@@ -84,12 +85,4 @@ if TYPE_CHECKING:
     from animegan.data.smoothing import SmoothCache, edge_smooth, resize_shorter_side, to_gray3
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

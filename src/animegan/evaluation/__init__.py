@@ -6,8 +6,9 @@ matplotlib or wandb.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from animegan.utils.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "EvaluationResult": "animegan.evaluation.evaluator",
@@ -63,12 +64,4 @@ if TYPE_CHECKING:
     from animegan.evaluation.report import write_report
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -151,9 +151,18 @@ class AnimeGANModule(L.LightningModule):
             terms = self._discriminator_step(images, fake_anime.detach())
             terms |= self._generator_step(images, fake_anime)
         batch_size = images["photo"].shape[0]
+        values = {name: value.detach() for name, value in terms.items()}
+        # Step values are this rank's (no per-step all-reduce in the hot loop); epoch means are
+        # reduced across ranks once, at epoch end.
         self.log_dict(
-            {f"loss/{name}": value.detach() for name, value in terms.items()},
+            {f"loss/{k}_step": v for k, v in values.items()},
             on_step=True,
+            on_epoch=False,
+            batch_size=batch_size,
+        )
+        self.log_dict(
+            {f"loss/{k}_epoch": v for k, v in values.items()},
+            on_step=False,
             on_epoch=True,
             batch_size=batch_size,
             sync_dist=True,
