@@ -7,6 +7,7 @@ from pathlib import Path
 import hydra
 import lightning as L
 import pytest
+import torch
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
@@ -33,6 +34,7 @@ def test_every_group_has_options() -> None:
         "callbacks",
         "experiment",
         "metrics",
+        "perf",
     ]:
         assert options(group), f"conf/{group}/ is empty"
 
@@ -136,3 +138,18 @@ def test_train_override_examples_compose(compose_train, tmp_path: Path) -> None:
     cfg = compose_train(["loss=shinkai", "trainer.max_epochs=2"], tmp_path)
     assert cfg.trainer.max_epochs == 2 and cfg.loss.generator_weights.content == 1.2
     assert cfg.name == "quickstart"  # the default experiment
+
+
+def test_perf_fast_turns_on_every_speed_lever(compose_train, tmp_path: Path) -> None:
+    eager = compose_train(["trainer=gpu"], tmp_path)
+    fast = compose_train(["trainer=gpu", "perf=fast"], tmp_path)
+    assert not eager.module.channels_last and not eager.module.compile
+    assert fast.trainer.precision == "bf16-mixed"
+    assert fast.module.channels_last and fast.module.compile
+    for name in ("init_optimizer", "generator_optimizer", "discriminator_optimizer"):
+        assert "fused" not in eager.module[name]
+        optimizer = hydra.utils.instantiate(fast.module[name])([torch.nn.Parameter(torch.zeros(1))])
+        assert optimizer.defaults["fused"] is True and optimizer.defaults["betas"] == (0.5, 0.999)
+    # An experiment's or the command line's module switches still win over the perf group.
+    cfg = compose_train(["perf=fast", "module.compile=false"], tmp_path)
+    assert cfg.module.compile is False and cfg.module.channels_last is True

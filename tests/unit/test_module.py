@@ -46,7 +46,7 @@ class _GradRecorder(L.Callback):
         self.steps.append((index, grads))
 
 
-def _module(init_epochs: int, feature_extractor: nn.Module) -> AnimeGANModule:
+def _module(init_epochs: int, feature_extractor: nn.Module, **switches: bool) -> AnimeGANModule:
     adam = partial(torch.optim.Adam, lr=1e-3)
     return AnimeGANModule(
         generator=nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Tanh()),
@@ -57,6 +57,7 @@ def _module(init_epochs: int, feature_extractor: nn.Module) -> AnimeGANModule:
         generator_optimizer=adam,
         discriminator_optimizer=adam,
         init_epochs=init_epochs,
+        **switches,
     )
 
 
@@ -175,3 +176,26 @@ def test_identity_term_is_logged_and_reaches_the_generator() -> None:
     )
     trainer.fit(module, DataLoader(_FaceBatches(), batch_size=2))
     assert "loss/identity_step" in logged and 0 <= logged["loss/identity_step"] <= 2
+
+
+def test_compiled_channels_last_step_matches_eager_and_keeps_state_dict_keys() -> None:
+    """module.compile=true compiles G, D and VGG in place: same keys, same first-step values."""
+
+    def trained(compile_networks: bool) -> dict[str, torch.Tensor]:
+        torch.manual_seed(0)
+        module = _module(
+            init_epochs=0,
+            feature_extractor=_frozen_features(),
+            channels_last=True,
+            compile=compile_networks,
+        )
+        _fit(module, L.Callback(), epochs=1, batches=2)
+        if compile_networks:  # really compiled, not silently eager
+            assert hasattr(module.generator, "_compiled_call_impl")
+            assert module.generator._compiled_call_impl is not None
+        return module.state_dict()
+
+    eager, compiled = trained(False), trained(True)
+    assert list(eager) == list(compiled)
+    for key in eager:
+        torch.testing.assert_close(compiled[key], eager[key], rtol=1e-4, atol=1e-5)

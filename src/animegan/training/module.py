@@ -12,10 +12,12 @@ from typing import Any, Literal
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from animegan.losses import AnimeGANObjective, identity_loss
+from animegan.training.numerics import NonFiniteGuard, gradients_are_finite, nonfinite_terms
 from animegan.training.parameters import set_requires_grad, trainable_tail
 from animegan.training.rng import collect_rng_states, restore_rng_states
 
@@ -49,8 +51,16 @@ class AnimeGANModule(L.LightningModule):
             parameters (Hydra ``_partial_: true``).
         init_epochs: number of content-only epochs (official: 10).
         channels_last: convert networks and inputs to channels-last memory format.
-        compile: ``torch.compile`` generator, discriminator and feature extractor (in place, so
-            state_dict keys do not change).
+        compile: ``torch.compile`` generator, discriminator and feature extractor, each on its own
+            (in place, so state_dict keys do not change). Compiling the whole step is not possible:
+            the D and G backward passes share the generator's graph.
+        compile_mode: ``torch.compile`` mode (``None`` = default; ``"max-autotune-no-cudagraphs"``
+            tunes kernels; CUDA-graph modes are not supported by this step's reused outputs).
+        skip_nonfinite: check each update's gradients (after the DDP all-reduce) and skip the
+            optimizer step when one is NaN/Inf, with a warning naming the bad loss terms and a
+            ``train/skipped_updates`` counter. Costs one host sync per update.
+        max_consecutive_nonfinite: stop with an error after this many skipped updates of one
+            kind in a row (0 = never).
         arcface: frozen face-embedding network for the identity term (``None`` = no identity
             term). Like the feature extractor it is not registered (no checkpoint, no optimizer);
             batches must then carry ``landmarks`` [B, 5, 2] (pixels) and ``has_face`` [B].
@@ -72,6 +82,9 @@ class AnimeGANModule(L.LightningModule):
         init_epochs: int = 10,
         channels_last: bool = False,
         compile: bool = False,
+        compile_mode: str | None = None,
+        skip_nonfinite: bool = True,
+        max_consecutive_nonfinite: int = 20,
         arcface: nn.Module | None = None,
         trainable_last_blocks: int | None = None,
         run_config: Mapping[str, Any] | None = None,
@@ -90,6 +103,8 @@ class AnimeGANModule(L.LightningModule):
         self.init_epochs = init_epochs
         self.channels_last = channels_last
         self.compile_networks = compile
+        self.compile_mode = compile_mode
+        self.nonfinite_guard = NonFiniteGuard(max_consecutive_nonfinite) if skip_nonfinite else None
         self.run_config = dict(run_config) if run_config is not None else None
         self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
@@ -106,7 +121,7 @@ class AnimeGANModule(L.LightningModule):
             self.feature_extractor.to(memory_format=torch.channels_last)
         if self.compile_networks:
             for network in (self.generator, self.discriminator, self.feature_extractor):
-                network.compile()
+                network.compile(mode=self.compile_mode)
 
     def on_fit_start(self) -> None:
         self.feature_extractor.to(self.device)
@@ -168,6 +183,44 @@ class AnimeGANModule(L.LightningModule):
             sync_dist=True,
         )
         self.log("phase_gan", float(self.phase == "gan"), on_step=True, batch_size=batch_size)
+        if self.nonfinite_guard is not None:
+            self.log(
+                "train/skipped_updates",
+                float(self.nonfinite_guard.skipped),
+                on_step=True,
+                batch_size=batch_size,
+            )
+
+    def _update(
+        self,
+        optimizer: Optimizer,
+        total: Tensor,
+        terms: Mapping[str, Tensor],
+        parameters: Iterable[nn.Parameter],
+        update: str,
+    ) -> None:
+        """Backward ``total`` and step ``optimizer``, unless the gradients came out NaN/Inf.
+
+        A bad update is skipped (gradients dropped, optimizer state untouched) and reported; the
+        decision uses the all-reduced gradients, so all DDP ranks skip together.
+        """
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(total)
+        guard = self.nonfinite_guard
+        if guard is None:
+            optimizer.step()
+            return
+        finite = gradients_are_finite(parameters)
+        if finite:
+            optimizer.step()
+        else:
+            optimizer.zero_grad(set_to_none=True)
+            rank_zero_warn(
+                f"skipped the {update} update at step {self.global_step} (epoch "
+                f"{self.current_epoch}): NaN/Inf gradients; non-finite loss terms on this rank: "
+                f"{nonfinite_terms(terms) or 'none'} ({guard.skipped + 1} skipped so far)"
+            )
+        guard.record(update, finite)
 
     def _init_step(self, images: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """Content-only generator pretraining (official: 10 epochs at lr 2e-4)."""
@@ -177,9 +230,7 @@ class AnimeGANModule(L.LightningModule):
         with torch.no_grad():
             photo_features = self.feature_extractor(images["photo"])
         total, terms = self.objective.init_loss(photo_features, self.feature_extractor(fake_anime))
-        init_optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(total)
-        init_optimizer.step()
+        self._update(init_optimizer, total, terms, self.generator_parameters, "init")
         return terms
 
     def _discriminator_step(
@@ -203,9 +254,9 @@ class AnimeGANModule(L.LightningModule):
             logits_anime_gray=logits_gray,
             logits_anime_smooth_gray=logits_smooth,
         )
-        discriminator_optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(total)
-        discriminator_optimizer.step()
+        self._update(
+            discriminator_optimizer, total, terms, self.discriminator.parameters(), "discriminator"
+        )
         return terms
 
     def _generator_step(
@@ -227,9 +278,7 @@ class AnimeGANModule(L.LightningModule):
             logits_fake=self.discriminator(fake_anime),
             identity=self._identity_term(images, fake_anime),
         )
-        generator_optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(total)
-        generator_optimizer.step()
+        self._update(generator_optimizer, total, terms, self.generator_parameters, "generator")
         set_requires_grad(self.discriminator, True)
         return terms
 
@@ -276,6 +325,7 @@ class AnimeGANModule(L.LightningModule):
             "init_epochs": self.init_epochs,
             "config": self.run_config,
             "rng_states": collect_rng_states(),
+            "skipped_updates": self.nonfinite_guard.skipped if self.nonfinite_guard else 0,
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -292,3 +342,5 @@ class AnimeGANModule(L.LightningModule):
             )
         if meta.get("rng_states") is not None:
             restore_rng_states(meta["rng_states"])
+        if self.nonfinite_guard is not None:
+            self.nonfinite_guard.skipped = int(meta.get("skipped_updates", 0))
