@@ -124,6 +124,7 @@ def train_command(*, path: str, data: Path, run_dir: Path, args: argparse.Namesp
         f"data.batch_size={args.batch_size}",
         f"data.num_workers={args.workers}",
         f"data.persistent_workers={str(args.workers > 0).lower()}",
+        f"data.pin_memory={str(args.accelerator == 'gpu').lower()}",
         f"trainer.max_steps={2 * args.steps}",  # optimizer steps: a D and a G update per batch
         f"seed={args.seed}",
         f"paths.cache_dir={run_dir.parent / 'cache'}",

@@ -56,3 +56,28 @@ def test_bench_train_cpu_tiny_with_ladder_and_real_data(tmp_path: Path) -> None:
     assert written["gflop_per_image"] > 52.6 / 64
     assert written["gflop_per_image_executed_by_ours"] < written["gflop_per_image"]
     assert written["peak_tflops"] > 0 and "CPU" in written["device"]
+
+
+def test_profile_step_groups_the_step_by_kind_of_work(tmp_path: Path) -> None:
+    _load_bench()  # profile_step imports bench_train from the benchmarks folder
+    spec = importlib.util.spec_from_file_location(
+        "profile_step", BENCH.with_name("profile_step.py")
+    )
+    profiler = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(profiler)
+    out = tmp_path / "profile.json"
+    argv = ["--device", "cpu", "--batch-size", "1", "--size", "32", "--steps", "1", "--warmup", "1"]
+    report = profiler.main(argv + ["--out", str(out)])
+    categories = json.loads(out.read_text())["categories_ms"]
+    assert categories == report["categories_ms"]
+    # The generator's inverted-residual blocks are depthwise; the rest of the convs are dense.
+    for name in ("conv dense", "conv depthwise", "group norm", "activations", "optimizer"):
+        assert categories[name] > 0, name
+    assert max(categories, key=categories.get) == "conv dense"
+    assert (
+        profiler.categorize(
+            "aten::convolution_backward", [[2, 8, 4, 4], [2, 8, 4, 4], [8, 1, 3, 3]]
+        )
+        == "conv depthwise"
+    )
+    assert profiler.categorize("aten::native_group_norm", None) == "group norm"
