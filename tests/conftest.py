@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
+import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
@@ -14,6 +18,7 @@ from omegaconf import DictConfig, open_dict
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO_ROOT / "conf"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+BENCHMARKS = REPO_ROOT / "benchmarks"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -60,3 +65,42 @@ def tiny_overrides(tmp_path: Path) -> list[str]:
         "trainer.enable_progress_bar=false",
         "trainer.enable_model_summary=false",
     ]
+
+
+@pytest.fixture
+def load_benchmark() -> Iterator[Callable[[str], ModuleType]]:
+    """Import ``benchmarks/<name>.py`` as module ``name`` (in ``sys.modules`` during the test:
+    dataclasses, and scripts importing each other, look their modules up there)."""
+    loaded: list[str] = []
+
+    def _load(name: str) -> ModuleType:
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        loaded.append(name)
+        spec.loader.exec_module(module)
+        return module
+
+    yield _load
+    for name in loaded:
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def unpaired_folder(tmp_path: Path) -> Callable[..., Path]:
+    """``make(count, height=40, width=48)``: a dataset root with ``photo/`` and ``anime/`` holding
+    ``count`` random-noise JPEGs each (the plain-folders layout of ``data=folders``)."""
+
+    def _make(count: int, height: int = 40, width: int = 48) -> Path:
+        from PIL import Image
+
+        root = tmp_path / "unpaired"
+        rng = np.random.default_rng(0)
+        for domain in ("photo", "anime"):
+            (root / domain).mkdir(parents=True)
+            for index in range(count):
+                pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(root / domain / f"{index}.jpg")
+        return root
+
+    return _make

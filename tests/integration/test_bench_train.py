@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_train.py"
-
-
-def _load_bench():
-    spec = importlib.util.spec_from_file_location("bench_train", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = bench  # dataclasses look their module up
-    spec.loader.exec_module(bench)
-    return bench
-
-
-def _image_folder(root: Path, count: int) -> Path:
-    rng = np.random.default_rng(0)
-    for domain in ("photo", "anime"):
-        (root / domain).mkdir(parents=True)
-        for index in range(count):
-            pixels = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(root / domain / f"{index}.jpg")
-    return root
-
-
-def test_bench_train_cpu_tiny_with_ladder_and_real_data(tmp_path: Path) -> None:
-    bench = _load_bench()
+def test_bench_train_cpu_tiny_with_ladder_and_real_data(
+    tmp_path: Path, load_benchmark, unpaired_folder
+) -> None:
+    bench = load_benchmark("bench_train")
     out = tmp_path / "train_throughput.json"
-    data = _image_folder(tmp_path / "data", count=6)
+    data = unpaired_folder(6)
     report = bench.main(
         ["--device", "cpu", "--batch-size", "1", "--size", "32", "--steps", "2", "--warmup", "1"]
         + ["--precision", "bf16-mixed", "--channels-last", "--fused", "--ladder"]
@@ -58,13 +35,8 @@ def test_bench_train_cpu_tiny_with_ladder_and_real_data(tmp_path: Path) -> None:
     assert written["peak_tflops"] > 0 and "CPU" in written["device"]
 
 
-def test_profile_step_groups_the_step_by_kind_of_work(tmp_path: Path) -> None:
-    _load_bench()  # profile_step imports bench_train from the benchmarks folder
-    spec = importlib.util.spec_from_file_location(
-        "profile_step", BENCH.with_name("profile_step.py")
-    )
-    profiler = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(profiler)
+def test_profile_step_groups_the_step_by_kind_of_work(tmp_path: Path, load_benchmark) -> None:
+    profiler = load_benchmark("profile_step")
     out = tmp_path / "profile.json"
     argv = ["--device", "cpu", "--batch-size", "1", "--size", "32", "--steps", "1", "--warmup", "1"]
     report = profiler.main(argv + ["--out", str(out)])

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "numerics_check.py"
 
 
-@pytest.fixture(scope="module")
-def check():
-    spec = importlib.util.spec_from_file_location("numerics_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def check(load_benchmark):
+    return load_benchmark("numerics_check")
 
 
 def _curves(offset: float = 0.0, nan_at: int | None = None, skipped: float = 0.0):
@@ -57,14 +47,10 @@ def test_compare_curves_rules(check, offset, nan_at, skipped, passed) -> None:
     assert verdict["terms"]["content"]["first_step"]["reference"] == 2.0
 
 
-def test_tiny_run_of_both_paths_writes_verdict_and_curves(check, tmp_path: Path) -> None:
-    rng = np.random.default_rng(0)
-    data = tmp_path / "data"
-    for domain in ("photo", "anime"):
-        (data / domain).mkdir(parents=True)
-        for index in range(8):
-            pixels = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(data / domain / f"{index}.jpg")
+def test_tiny_run_of_both_paths_writes_verdict_and_curves(
+    check, tmp_path: Path, unpaired_folder
+) -> None:
+    data = unpaired_folder(8, 40, 40)
     out = tmp_path / "numerics.json"
     argv = ["--data", str(data), "--steps", "4", "--window", "2", "--size", "32"]
     argv += ["--batch-size", "2", "--workers", "0", "--no-compile"]

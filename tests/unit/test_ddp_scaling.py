@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,20 +10,12 @@ import torch.distributed as dist
 
 from animegan.models import Discriminator, Generator
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ddp_scaling.py"
 MIB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def ddp_scaling():
-    spec = importlib.util.spec_from_file_location("ddp_scaling", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up in sys.modules
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
+@pytest.fixture
+def ddp_scaling(load_benchmark):
+    return load_benchmark("ddp_scaling")
 
 
 @pytest.fixture(scope="module")
