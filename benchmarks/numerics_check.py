@@ -1,28 +1,37 @@
-"""Does the fast path train the same model? Loss curves of perf=fast against the fp32 eager path.
+"""Does the fast path train the same model? Loss curves of perf=fast against the fp32 path.
 
-Runs the real training command twice on the same real images, seed and data order
+Runs the real training command three times on the same real images, seed and data order
 (``experiment=numerics_check``: GAN phase from the first batch, every loss term logged each step):
 
 * ``reference``: ``perf=eager trainer.precision=32-true`` (fp32, contiguous tensors, default Adam);
+* ``control``: fp32 again with channels-last tensors and fused Adam: the same arithmetic in exact
+  maths, only the rounding order differs. It measures how far two fp32 runs drift apart on their
+  own: GAN training with Adam amplifies differences of 1e-7 into different trajectories within a
+  few dozen steps (Adam's step is ~lr whatever the gradient's size, so a tiny gradient that flips
+  sign moves a weight by a full step the other way);
 * ``fast``: ``perf=fast`` (bf16 autocast, channels-last, fused Adam, and torch.compile unless
   ``--no-compile``),
 
-then compares every logged loss term step by step from the two ``metrics.csv`` files.
+then compares every logged loss term from the three ``metrics.csv`` files.
 
-Tolerance (stated before running, checked after): over windows of ``--window`` steps (default 20),
-each term's mean on the fast path is within ``--rtol`` (default 5 %) of the reference window mean,
-or within ``--atol`` (default 0.02, for terms near zero such as a balanced adversarial loss). No
-logged value may be NaN/Inf and the NaN/Inf guard must have skipped no update on either path.
-Step-by-step values are reported too (first step: the precision effect alone, same weights; later
-steps: trajectories drift apart as the two runs' weights do), but not judged: GAN training is not
-reproducible step for step across precisions, its curves are.
+Tolerance (stated before running, checked after), per loss term:
+
+1. every logged value is finite and the NaN/Inf guard skipped no update on any path;
+2. first batch (same weights, same data: the precision effect alone): the fast value is within
+   ``--first-rtol`` (2 %) of the reference value (or 1e-3 absolute);
+3. over the run: the mean absolute deviation of ``--window``-step window means (20 steps) from the
+   reference is at most ``--factor`` (2) × the control's, or within ``--rtol`` (5 %) of the
+   reference's mean level, or ``--atol`` (0.02) absolute. Step-for-step equality is not a fair
+   test after the first few dozen steps (see ``control``); "no further from fp32 than fp32's own
+   rounding noise takes it, within a factor 2" is.
 
     python benchmarks/numerics_check.py --data ../shared/data/selfie2anime/train   # CPU: 128², batch 4
     python benchmarks/numerics_check.py --data DIR --size 256 --batch-size 32 --accelerator gpu \
         --vgg-weights ~/.cache/torch/hub/checkpoints/vgg19-dcbb9e9d.pth
 
-Writes ``--out`` (JSON: verdict, per-term window statistics, commands, wall times) and the curves
-beside it as CSV. Exit status 1 when the tolerance is not met.
+Writes ``--out`` (JSON: verdict, per-term statistics, commands, wall times) and the curves beside
+it as CSV. Exit status 1 when the tolerance is not met. ``--reuse`` keeps finished runs found in
+``--workdir`` (to re-judge without retraining).
 """
 
 from __future__ import annotations
@@ -41,8 +50,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 Curves = dict[str, list[float]]
+# Absolute floor of the first-step check, for terms whose first value is near zero.
+FIRST_STEP_ATOL = 1e-3
 
 
 def read_step_curves(metrics_csv: Path) -> Curves:
@@ -72,45 +85,70 @@ def window_means(values: Sequence[float], window: int) -> list[float]:
     ]
 
 
+def _mean_window_deviation(a: Sequence[float], b: Sequence[float], window: int) -> float:
+    """Mean over windows of |window mean of ``b`` − window mean of ``a``| (same length)."""
+    pairs = zip(window_means(a, window), window_means(b, window), strict=True)
+    return statistics.fmean(abs(y - x) for x, y in pairs)
+
+
 def compare_curves(
-    reference: Curves, fast: Curves, *, window: int, rtol: float, atol: float
+    reference: Curves,
+    fast: Curves,
+    control: Curves,
+    *,
+    window: int,
+    factor: float,
+    rtol: float,
+    atol: float,
+    first_rtol: float,
 ) -> dict[str, Any]:
-    """Per-term comparison; ``passed`` when every window mean is within tolerance and all finite."""
+    """Judge ``fast`` against ``reference`` with ``control`` as the fp32 rounding-noise yardstick.
+
+    Returns ``passed`` and, per term, the statistics behind the verdict (see the module doc).
+    """
     terms: dict[str, Any] = {}
     passed = True
-    for name in sorted(set(reference) & set(fast) - {"skipped_updates"}):
-        ref, new = reference[name], fast[name]
-        steps = min(len(ref), len(new))
-        ref, new = ref[:steps], new[:steps]
-        finite = all(math.isfinite(v) for v in ref + new)
-        ref_windows, new_windows = window_means(ref, window), window_means(new, window)
-        deviations = [abs(b - a) for a, b in zip(ref_windows, new_windows, strict=True)]
-        within = [
-            d <= max(atol, rtol * abs(a)) for d, a in zip(deviations, ref_windows, strict=True)
-        ]
-        relative = [
-            d / abs(a) if a else math.inf for d, a in zip(deviations, ref_windows, strict=True)
-        ]
-        step_diffs = [abs(b - a) for a, b in zip(ref, new, strict=True)]
-        term_ok = finite and bool(within) and all(within)
+    for name in sorted(set(reference) & set(fast) & set(control) - {"skipped_updates"}):
+        steps = min(len(reference[name]), len(fast[name]), len(control[name]))
+        ref, new, ctl = (curves[name][:steps] for curves in (reference, fast, control))
+        finite = all(math.isfinite(v) for v in ref + new + ctl)
+        if steps < window or not finite:
+            terms[name] = {"passed": False, "steps": steps, "all_finite": finite}
+            passed = False
+            continue
+        level = statistics.fmean(abs(v) for v in window_means(ref, window))
+        deviation = _mean_window_deviation(ref, new, window)
+        noise = _mean_window_deviation(ref, ctl, window)
+        allowed = max(factor * noise, rtol * level, atol)
+        first_diff = abs(new[0] - ref[0])
+        first_ok = first_diff <= max(first_rtol * abs(ref[0]), FIRST_STEP_ATOL)
+        term_ok = deviation <= allowed and first_ok
         passed &= term_ok
         terms[name] = {
             "passed": term_ok,
             "steps": steps,
             "all_finite": finite,
-            "reference_window_means": ref_windows,
-            "fast_window_means": new_windows,
-            "max_window_abs_deviation": max(deviations, default=math.nan),
-            "max_window_rel_deviation": max(relative, default=math.nan),
-            "first_step": {"reference": ref[0], "fast": new[0]} if steps else None,
-            "first_step_rel_diff": abs(new[0] - ref[0]) / abs(ref[0]) if steps and ref[0] else None,
-            "median_step_abs_diff": statistics.median(step_diffs) if step_diffs else math.nan,
+            "reference_level": level,
+            "fast_deviation": deviation,
+            "control_deviation": noise,
+            "allowed_deviation": allowed,
+            "deviation_vs_control": deviation / noise if noise else math.inf,
+            "first_step": {"reference": ref[0], "fast": new[0], "control": ctl[0]},
+            "first_step_rel_diff": first_diff / abs(ref[0]) if ref[0] else math.inf,
+            "run_mean": {
+                "reference": statistics.fmean(ref),
+                "fast": statistics.fmean(new),
+                "control": statistics.fmean(ctl),
+            },
+            "reference_window_means": window_means(ref, window),
+            "fast_window_means": window_means(new, window),
+            "control_window_means": window_means(ctl, window),
         }
     skipped = {
-        "reference": (reference.get("skipped_updates") or [0.0])[-1],
-        "fast": (fast.get("skipped_updates") or [0.0])[-1],
+        path: (curves.get("skipped_updates") or [0.0])[-1]
+        for path, curves in (("reference", reference), ("fast", fast), ("control", control))
     }
-    passed &= bool(terms) and skipped["reference"] == 0 and skipped["fast"] == 0
+    passed &= bool(terms) and not any(skipped.values())
     return {"passed": passed, "terms": terms, "skipped_updates": skipped}
 
 
@@ -134,8 +172,11 @@ def train_command(*, path: str, data: Path, run_dir: Path, args: argparse.Namesp
         overrides.append(f"model.vgg.weights={args.vgg_weights}")
     else:  # a local torchvision vgg19 .pth file
         overrides += ["model.vgg.weights=imagenet", f"model.vgg.weights_path={args.vgg_weights}"]
+    fp32 = ["trainer.precision=32-true", "matmul_precision=highest"]
     if path == "reference":
-        overrides += ["perf=eager", "trainer.precision=32-true", "matmul_precision=highest"]
+        overrides += ["perf=eager", *fp32]
+    elif path == "control":  # exact in real arithmetic: only the rounding order changes
+        overrides += ["perf=fast", "module.compile=false", *fp32]
     else:
         overrides += ["perf=fast"] + ([] if args.compile else ["module.compile=false"])
     return [sys.executable, "-m", "animegan.cli.train", *overrides, *args.overrides]
@@ -159,8 +200,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--window", type=int, default=20)
+    parser.add_argument("--factor", type=float, default=2.0, help="× the control's deviation")
     parser.add_argument("--rtol", type=float, default=0.05)
     parser.add_argument("--atol", type=float, default=0.02)
+    parser.add_argument("--first-rtol", type=float, default=0.02)
+    parser.add_argument("--reuse", action="store_true", help="keep finished runs in --workdir")
     parser.add_argument("--workdir", type=Path, default=Path("outputs/numerics_check"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/numerics_cpu.json"))
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for both runs")
@@ -172,36 +216,50 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _write_curves(path: Path, reference: Curves, fast: Curves) -> None:
-    names = sorted(set(reference) & set(fast))
-    steps = min((min(len(reference[n]), len(fast[n])) for n in names), default=0)
+PATHS = ("reference", "control", "fast")
+
+
+def _write_curves(path: Path, curves: Mapping[str, Curves]) -> None:
+    names = sorted(set.intersection(*(set(c) for c in curves.values())))
+    steps = min((len(c[n]) for c in curves.values() for n in names), default=0)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["batch", *(f"{n}_{p}" for n in names for p in ("reference", "fast"))])
+        writer.writerow(["batch", *(f"{n}_{p}" for n in names for p in PATHS)])
         for step in range(steps):
-            writer.writerow(
-                [step, *(f"{c[n][step]:.6g}" for n in names for c in (reference, fast))]
-            )
+            writer.writerow([step, *(f"{curves[p][n][step]:.6g}" for n in names for p in PATHS)])
+
+
+def _run(path: str, args: argparse.Namespace) -> tuple[list[str], float | None, Curves]:
+    """Train one path (or reuse its finished run); returns command, wall seconds, curves."""
+    run_dir = (args.workdir / path).resolve()
+    command = train_command(path=path, data=args.data, run_dir=run_dir, args=args)
+    metrics = run_dir / "metrics.csv"
+    if args.reuse and metrics.is_file():
+        curves = read_step_curves(metrics)
+        if min((len(v) for v in curves.values()), default=0) >= args.steps:
+            print(f"[{path}] reusing {metrics}", flush=True)
+            ran = run_dir / ".hydra" / "overrides.yaml"  # what that run really was given
+            if ran.is_file():
+                command = command[:3] + yaml.safe_load(ran.read_text())
+            return command, None, curves
+    print(f"[{path}] {' '.join(command[1:])}", flush=True)
+    start = time.perf_counter()
+    subprocess.run(command, check=True, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return command, time.perf_counter() - start, read_step_curves(metrics)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = _parse(argv)
-    curves: dict[str, Curves] = {}
-    commands: dict[str, list[str]] = {}
-    wall: dict[str, float] = {}
-    for path in ("reference", "fast"):
-        run_dir = (args.workdir / path).resolve()
-        command = train_command(path=path, data=args.data, run_dir=run_dir, args=args)
-        commands[path] = command
-        print(f"[{path}] {' '.join(command[1:])}", flush=True)
-        start = time.perf_counter()
-        subprocess.run(command, check=True, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        wall[path] = time.perf_counter() - start
-        curves[path] = read_step_curves(run_dir / "metrics.csv")
-
-    verdict = compare_curves(
-        curves["reference"], curves["fast"], window=args.window, rtol=args.rtol, atol=args.atol
-    )
+    runs = {path: _run(path, args) for path in PATHS}
+    curves = {path: run[2] for path, run in runs.items()}
+    tolerance = {
+        "window": args.window,
+        "factor": args.factor,
+        "rtol": args.rtol,
+        "atol": args.atol,
+        "first_rtol": args.first_rtol,
+    }
+    verdict = compare_curves(curves["reference"], curves["fast"], curves["control"], **tolerance)
     report = {
         "date": date.today().isoformat(),
         "data": str(args.data),
@@ -210,33 +268,38 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "batch_size": args.batch_size,
         "vgg_weights": args.vgg_weights,
         "compile": args.compile,
-        "tolerance": {"window": args.window, "rtol": args.rtol, "atol": args.atol},
-        "wall_s": wall,
-        "commands": {k: " ".join(v[1:]) for k, v in commands.items()},
+        "tolerance": tolerance,
+        "wall_s": {path: run[1] for path, run in runs.items()},
+        "commands": {path: " ".join(run[0][1:]) for path, run in runs.items()},
         **verdict,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
-    _write_curves(
-        args.out.with_name(args.out.stem + "_curves.csv"), curves["reference"], curves["fast"]
-    )
+    _write_curves(args.out.with_name(args.out.stem + "_curves.csv"), curves)
     _print(report)
     return report
 
 
 def _print(report: Mapping[str, Any]) -> None:
-    print(f"{'term':<12}{'max window dev':>16}{'rel':>9}{'1st step rel':>14}  verdict")
+    print(
+        f"{'term':<10}{'ref level':>11}{'fast dev':>11}{'ctrl dev':>11}{'allowed':>11}"
+        f"{'1st step':>10}  verdict"
+    )
     for name, term in report["terms"].items():
-        first = term["first_step_rel_diff"]
+        if "fast_deviation" not in term:
+            print(f"{name:<10}{'(too short or not finite)':>54}  OUT")
+            continue
         print(
-            f"{name:<12}{term['max_window_abs_deviation']:>16.4g}"
-            f"{term['max_window_rel_deviation']:>9.2%}"
-            f"{'' if first is None else format(first, '.2%'):>14}  {'ok' if term['passed'] else 'OUT'}"
+            f"{name:<10}{term['reference_level']:>11.4g}{term['fast_deviation']:>11.4g}"
+            f"{term['control_deviation']:>11.4g}{term['allowed_deviation']:>11.4g}"
+            f"{term['first_step_rel_diff']:>10.2%}  {'ok' if term['passed'] else 'OUT'}"
         )
     tol = report["tolerance"]
     print(
-        f"skipped updates {report['skipped_updates']}; tolerance: {tol['window']}-step window means "
-        f"within {tol['rtol']:.0%} or {tol['atol']} → {'PASSED' if report['passed'] else 'FAILED'}"
+        f"skipped updates {report['skipped_updates']}; tolerance: mean deviation of "
+        f"{tol['window']}-step window means <= max({tol['factor']:g} x control, "
+        f"{tol['rtol']:.0%} of level, {tol['atol']:g}), first step within {tol['first_rtol']:.0%}"
+        f" -> {'PASSED' if report['passed'] else 'FAILED'}"
     )
 
 
