@@ -241,11 +241,14 @@ def _run(path: str, args: argparse.Namespace) -> tuple[list[str], float | None, 
             ran = run_dir / ".hydra" / "overrides.yaml"  # what that run really was given
             if ran.is_file():
                 command = command[:3] + yaml.safe_load(ran.read_text())
-            return command, None, curves
+            wall = run_dir / "wall_s.txt"
+            return command, float(wall.read_text()) if wall.is_file() else None, curves
     print(f"[{path}] {' '.join(command[1:])}", flush=True)
     start = time.perf_counter()
     subprocess.run(command, check=True, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    return command, time.perf_counter() - start, read_step_curves(metrics)
+    wall = time.perf_counter() - start
+    (run_dir / "wall_s.txt").write_text(f"{wall:.1f}")
+    return command, wall, read_step_curves(metrics)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

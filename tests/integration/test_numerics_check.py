@@ -100,5 +100,5 @@ def test_tiny_run_of_the_three_paths_writes_verdict_and_curves(
     assert rows[0][0] == "batch" and len(rows) == 5 and "content_control" in rows[0]
     # --reuse judges the finished runs again without training.
     again = check.main(argv + ["--workdir", str(tmp_path / "runs"), "--out", str(out), "--reuse"])
-    assert again["wall_s"] == {"reference": None, "control": None, "fast": None}
+    assert again["wall_s"] == {k: pytest.approx(v, abs=0.06) for k, v in report["wall_s"].items()}
     assert again["terms"] == report["terms"]
