@@ -207,7 +207,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--reuse", action="store_true", help="keep finished runs in --workdir")
     parser.add_argument("--workdir", type=Path, default=Path("outputs/numerics_check"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/numerics_cpu.json"))
-    parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for both runs")
+    parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for all three runs")
     args = parser.parse_args(argv)
     if args.steps < args.window:
         parser.error(f"--steps ({args.steps}) must be at least one --window ({args.window})")
@@ -240,7 +240,11 @@ def _run(path: str, args: argparse.Namespace) -> tuple[list[str], float | None, 
             print(f"[{path}] reusing {metrics}", flush=True)
             ran = run_dir / ".hydra" / "overrides.yaml"  # what that run really was given
             if ran.is_file():
-                command = command[:3] + yaml.safe_load(ran.read_text())
+                given = yaml.safe_load(ran.read_text())
+                changed = sorted(set(given) ^ set(command[3:]))
+                if changed:  # --reuse trusts the caller; say what differs from a fresh run
+                    print(f"[{path}] note: reused run differs in {changed}", flush=True)
+                command = command[:3] + given
             wall = run_dir / "wall_s.txt"
             return command, float(wall.read_text()) if wall.is_file() else None, curves
     print(f"[{path}] {' '.join(command[1:])}", flush=True)

@@ -150,3 +150,24 @@ def test_without_the_guard_a_nan_batch_corrupts_the_generator() -> None:
 def test_a_run_that_keeps_diverging_stops_with_a_clear_error() -> None:
     with pytest.raises(NonFiniteTrainingError, match="2 consecutive discriminator updates"):
         _fit(_module(max_consecutive_nonfinite=2), poisoned={0, 1, 2}, callback=_Snapshots())
+
+
+def test_under_fp16_loss_scaling_the_grad_scaler_handles_overflow() -> None:
+    """fp16 gradients are scaled until the step: the scaler, not the guard, must see the inf."""
+    from lightning.pytorch.plugins import MixedPrecision
+
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**16)
+    module = _module(max_consecutive_nonfinite=1)  # the guard would stop at the first skip
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        plugins=[MixedPrecision("16-mixed", "cpu", scaler)],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(module, DataLoader(_PoisonedBatches({1}), batch_size=1))
+    assert module.nonfinite_guard.skipped == 0
+    assert scaler.get_scale() < 2.0**16  # the scaler saw the NaN step and backed off
+    assert all(torch.isfinite(p).all() for p in module.parameters())

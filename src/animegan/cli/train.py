@@ -49,6 +49,8 @@ def train(cfg: DictConfig) -> Path | None:
     apply_sweep_settings(cfg)  # before run_config: W&B run name/tags of a multirun job
     L.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision(cfg.matmul_precision)
+    # cuDNN convolutions use TF32 by default; "highest" means true fp32 for them as well.
+    torch.backends.cudnn.allow_tf32 = cfg.matmul_precision != "highest"
     run_config = OmegaConf.to_container(cfg, resolve=True)
     output_dir = Path(cfg.paths.output_dir)
 

@@ -58,7 +58,9 @@ class AnimeGANModule(L.LightningModule):
             tunes kernels; CUDA-graph modes are not supported by this step's reused outputs).
         skip_nonfinite: check each update's gradients (after the DDP all-reduce) and skip the
             optimizer step when one is NaN/Inf, with a warning naming the bad loss terms and a
-            ``train/skipped_updates`` counter. Costs one host sync per update.
+            ``train/skipped_updates`` counter. Costs one host sync per update. Under fp16
+            (``16-mixed``) Lightning's GradScaler does this job instead (it must see the
+            overflows to lower its scale). A skipped update does not advance ``global_step``.
         max_consecutive_nonfinite: stop with an error after this many skipped updates of one
             kind in a row (0 = never).
         arcface: frozen face-embedding network for the identity term (``None`` = no identity
@@ -155,7 +157,7 @@ class AnimeGANModule(L.LightningModule):
         weighting, TV's neighbour differences, pixel L1: elementwise ops that autocast leaves in
         their input dtype) compute in fp32 instead of bf16, at the cost of one [B, 3, H, W] copy.
         The values still carry the rounding of G's bf16 layers (TV on identical weights differs
-        from fp32 by ~2.8 %, ~2e-6 absolute); VGG and D keep running in bf16.
+        from fp32 by ~2.8 %, ~5e-6 absolute); VGG and D keep running in bf16.
         """
         return self.generator(photo).float()
 
@@ -202,6 +204,10 @@ class AnimeGANModule(L.LightningModule):
                 batch_size=batch_size,
             )
 
+    def _uses_loss_scaling(self) -> bool:
+        """True under fp16 mixed precision, where gradients are scaled until the optimizer step."""
+        return getattr(self.trainer.precision_plugin, "scaler", None) is not None
+
     def _update(
         self,
         optimizer: Optimizer,
@@ -218,8 +224,8 @@ class AnimeGANModule(L.LightningModule):
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(total)
         guard = self.nonfinite_guard
-        if guard is None:
-            optimizer.step()
+        if guard is None or self._uses_loss_scaling():
+            optimizer.step()  # fp16: the GradScaler unscales, skips inf steps and lowers its scale
             return
         finite = gradients_are_finite(parameters)
         if finite:
