@@ -56,16 +56,39 @@ def test_loss_options_instantiate(option: str, compose_train, tmp_path: Path) ->
 
 
 def test_official_loss_weightings(compose_train, tmp_path: Path) -> None:
-    expected = {  # REFERENCE.md table: content, style, color, tv, D (real, fake, gray, smooth)
-        "hayao": (1.5, 2.5, 15, 1, 1.2, 1.2, 1.2, 0.8),
-        "shinkai": (1.2, 2.0, 10, 1, 1.7, 1.7, 1.7, 1.0),
-        "paprika": (2.0, 0.6, 50, 0.1, 1.0, 1.0, 1.0, 0.005),
+    # content, style, color, tv, D (real, fake, gray, smooth); sources in each YAML's comments.
+    executed_d = (1.7, 1.7, 1.7, 1.0)  # tools/ops.py's hard-coded line, every style
+    expected = {
+        "official_code": (1.5, 2.5, 10, 1, *executed_d),  # train.py defaults
+        "hayao": (1.5, 2.5, 10, 1, *executed_d),  # no published folder: code wins over comments
+        "shinkai": (1.2, 2.0, 10, 1, *executed_d),
+        "paprika": (1.5, 0.6, 50, 1, *executed_d),
     }
     for option, weights in expected.items():
         loss = compose_train([f"loss={option}"], tmp_path).loss
         g, d = loss.generator_weights, loss.discriminator_weights
         assert (g.content, g.style, g.color, g.tv, d.real, d.fake, d.gray, d.smooth) == weights
-        assert g.adversarial == 300 and d.scale == 300
+        assert g.adversarial == 300 and d.scale == 300 and loss.adversarial == "lsgan"
+
+
+@pytest.mark.parametrize(
+    ("option", "folder"),
+    [  # the published checkpoint folders of TachibanaYoshino/AnimeGANv2 (checkpoint/...)
+        ("paprika", "AnimeGANv2_Paprika_lsgan_300_300_1_0_50_1"),
+        ("shinkai", "AnimeGANv2_Shinkai_lsgan_300_300_1_2_10_1"),
+    ],
+)
+def test_presets_reproduce_published_checkpoint_folder_names(
+    compose_train, tmp_path: Path, option: str, folder: str
+) -> None:
+    loss = compose_train([f"loss={option}"], tmp_path).loss
+    g, d = loss.generator_weights, loss.discriminator_weights
+    # AnimeGANv2.py model_dir: int() of g_adv, d_adv, content, style, color, tv.
+    name = "_".join(
+        ["AnimeGANv2", option.capitalize(), loss.adversarial]
+        + [str(int(w)) for w in (g.adversarial, d.scale, g.content, g.style, g.color, g.tv)]
+    )
+    assert name == folder
 
 
 @pytest.mark.parametrize("option", options("data"))
@@ -153,3 +176,18 @@ def test_perf_fast_turns_on_every_speed_lever(compose_train, tmp_path: Path) -> 
     # An experiment's or the command line's module switches still win over the perf group.
     cfg = compose_train(["perf=fast", "module.compile=false"], tmp_path)
     assert cfg.module.compile is False and cfg.module.channels_last is True
+
+
+def test_official_experiment_uses_caffe_vgg_official_init_and_code_weights(
+    compose_train, tmp_path: Path
+) -> None:
+    cfg = compose_train(["experiment=official"], tmp_path)
+    assert cfg.model.vgg.weights == "caffe"
+    torch.manual_seed(0)
+    generator = hydra.utils.instantiate(cfg.model.generator)
+    torch.manual_seed(0)
+    assert torch.equal(generator.block_a[0][1].weight, Generator(init="official").block_a[0][1].weight)
+    g, d = cfg.loss.generator_weights, cfg.loss.discriminator_weights
+    assert (g.content, g.style, g.color, g.tv) == (1.5, 2.5, 10, 1)
+    assert (d.real, d.fake, d.gray, d.smooth) == (1.7, 1.7, 1.7, 1.0)
+    assert cfg.module.init_epochs == 10 and cfg.trainer.max_epochs == 101

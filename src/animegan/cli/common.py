@@ -11,10 +11,10 @@ import hydra
 from hydra.errors import InstantiationException
 
 from animegan.data.decode import DatasetNotFoundError
-from animegan.models.weights import WeightsNotFoundError
+from animegan.models.weights import InvalidWeightsError, WeightsNotFoundError
 
 # Errors a user can fix (missing weights, data, files): shown as one clear message, exit code 2.
-USER_ERRORS = (WeightsNotFoundError, DatasetNotFoundError, FileNotFoundError)
+USER_ERRORS = (WeightsNotFoundError, InvalidWeightsError, DatasetNotFoundError, FileNotFoundError)
 
 
 def instantiate(spec: Any, **kwargs: Any) -> Any:

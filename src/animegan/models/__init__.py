@@ -13,11 +13,12 @@ from animegan.models.arcface import (
 from animegan.models.discriminator import Discriminator
 from animegan.models.generator import Generator, export_state_dict, load_generator
 from animegan.models.vgg import VGG19Features, vgg19_cache_path
-from animegan.models.weights import WeightsNotFoundError, count_parameters
+from animegan.models.weights import InvalidWeightsError, WeightsNotFoundError, count_parameters
 
 __all__ = [
     "Discriminator",
     "IResNet",
+    "InvalidWeightsError",
     "Generator",
     "VGG19Features",
     "WeightsNotFoundError",

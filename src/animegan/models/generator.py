@@ -10,11 +10,13 @@ TensorFlow v2 generator: reflection padding, layer norm over (C, H, W) with per-
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from animegan.models.init import official_generator_init_
 from animegan.models.weights import (
     describe_keys,
     load_state_dict_file,
@@ -106,10 +108,18 @@ class Generator(nn.Module):
     Encoder to H/4 (block_a, block_b), inverted residual bottleneck (block_c), then two bilinear
     resizes to the recorded block_a size and to the input size (block_d, block_e), so any input
     size, odd ones included, comes back unchanged. Input sides must be at least 8 pixels.
+
+    Args:
+        init: ``"official"`` (default, for training from scratch): the official TF
+            initialisation (``animegan.models.init.official_generator_init_``);
+            ``"pytorch"``: PyTorch's default conv initialisation. Irrelevant when weights are
+            loaded afterwards.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, init: Literal["official", "pytorch"] = "official") -> None:
         super().__init__()
+        if init not in ("official", "pytorch"):
+            raise ValueError(f"init must be 'official' or 'pytorch', got {init!r}")
         self.block_a = nn.Sequential(
             ConvNormLReLU(3, 32, kernel_size=7, padding=3),
             ConvNormLReLU(32, 64, stride=2, padding=STRIDE2_PADDING),
@@ -140,6 +150,8 @@ class Generator(nn.Module):
             nn.Conv2d(32, 3, kernel_size=1, stride=1, padding=0, bias=False),
             nn.Tanh(),
         )
+        if init == "official":
+            official_generator_init_(self)
 
     def forward(self, photo: torch.Tensor) -> torch.Tensor:
         """Stylise a batch of photos.

@@ -1,11 +1,19 @@
 """Frozen VGG19 feature extractor up to conv4_4 (before its ReLU), for content and style losses.
 
-Input convention: RGB in [-1, 1], mapped inside ``forward`` to [0, 1] and normalised by the
-ImageNet mean/std, which is what torchvision's ``VGG19_Weights.IMAGENET1K_V1`` were trained
-with. The official TF code feeds Caffe VGG19 weights with BGR in [0, 255] minus the channel
-means; those weights are not what torchvision ships, and feeding torchvision weights the Caffe
-convention would put their inputs off the distribution they were trained on. Feature scales
-differ between the two, so loss weights tuned on one are only approximately right for the other.
+Two weight sets, each fed the input convention it was trained with (input is always RGB in
+[-1, 1]):
+
+- ``weights="imagenet"`` (default): torchvision's ``VGG19_Weights.IMAGENET1K_V1``; the input is
+  mapped to [0, 1] and normalised by the ImageNet mean/std. Downloads by itself.
+- ``weights="caffe"``: the official AnimeGANv2 loss network, Caffe VGG19 from ``vgg19.npy``
+  (TachibanaYoshino/AnimeGANv2 ``tools/vgg19.py``): the input is mapped to 0..255, reordered to
+  BGR and the Caffe channel means are subtracted (no std); 2x2 max-pools pad like TF ``SAME``
+  (ceil on odd sizes). The official loss weights were tuned on these features, so
+  ``experiment=official`` uses them.
+
+Both run the same 3x3 convs: ``forward`` is one per-channel affine map, then the convs. For
+the Caffe weights the BGR reorder is folded into conv1_1 (its input channels are permuted at
+load), which is exactly equivalent and costs nothing per step.
 
 Layer indices match torchvision's ``vgg19().features`` (conv4_4 is ``features[25]``), so its
 state_dict keys ``features.0.weight`` ... ``features.25.bias`` load directly.
@@ -21,6 +29,12 @@ from typing import Literal
 import torch
 from torch import nn
 
+from animegan.models.caffe_vgg import (
+    CAFFE_BGR_MEAN,
+    VGG19_NPY_FILENAME,
+    VGG19_NPY_URL,
+    load_caffe_vgg19_convs,
+)
 from animegan.models.weights import WeightsNotFoundError, describe_keys, load_state_dict_file
 
 logger = logging.getLogger(__name__)
@@ -52,12 +66,25 @@ def vgg19_cache_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILENAME
 
 
-def _build_features() -> nn.Sequential:
+def _conv_indices() -> list[int]:
+    """Index of each conv in ``_build_features()`` (a conv and its ReLU, or a pool, per item)."""
+    indices, position = [], 0
+    for item in _VGG19_TO_CONV4_4:
+        if item == "M":
+            position += 1
+        else:
+            indices.append(position)
+            position += 2
+    return indices
+
+
+def _build_features(ceil_mode: bool = False) -> nn.Sequential:
+    """conv1_1 .. conv4_4 (no final ReLU); ``ceil_mode`` pools like TF ``SAME`` on odd sizes."""
     layers: list[nn.Module] = []
     in_channels = 3
     for item in _VGG19_TO_CONV4_4:
         if item == "M":
-            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=ceil_mode))
             continue
         assert isinstance(item, int)
         conv = nn.Conv2d(in_channels, item, kernel_size=3, padding=1)
@@ -113,6 +140,36 @@ def _download_imagenet_state_dict() -> dict[str, torch.Tensor]:
         ) from error
 
 
+def vgg19_npy_cache_path() -> Path:
+    """Where ``weights="caffe"`` looks for ``vgg19.npy`` when no ``weights_path`` is given.
+
+    Returns:
+        ``torch.hub.get_dir()/checkpoints/vgg19.npy`` (set ``TORCH_HOME`` to move it).
+    """
+    return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_NPY_FILENAME
+
+
+def _caffe_state_dict(weights_path: str | Path | None) -> dict[str, torch.Tensor]:
+    """conv1_1 .. conv4_4 of ``vgg19.npy`` under ``_build_features`` keys, conv1_1 in RGB order."""
+    path = Path(weights_path) if weights_path is not None else vgg19_npy_cache_path()
+    if not path.expanduser().is_file():
+        raise WeightsNotFoundError(
+            f"Caffe VGG19 weights ({VGG19_NPY_FILENAME}) not found at {path}. Download the "
+            f"official {VGG19_NPY_FILENAME} (the AnimeGANv2 README links {VGG19_NPY_URL}) and set "
+            f"model.vgg.weights_path=/path/{VGG19_NPY_FILENAME} (or copy it to "
+            f"{vgg19_npy_cache_path()}); model.vgg.weights=imagenet uses torchvision's weights."
+        )
+    convs = load_caffe_vgg19_convs(path)
+    conv_indices = _conv_indices()
+    state_dict: dict[str, torch.Tensor] = {}
+    for index, (weight, bias) in zip(conv_indices, convs, strict=True):
+        state_dict[f"{index}.weight"] = weight
+        state_dict[f"{index}.bias"] = bias
+    # The file's conv1_1 expects BGR input; reversing its input channels makes it take RGB.
+    state_dict["0.weight"] = state_dict["0.weight"].flip(1).contiguous()
+    return state_dict
+
+
 class VGG19Features(nn.Module):
     """VGG19 conv4_4 pre-activation features of RGB images in [-1, 1]; always frozen.
 
@@ -122,34 +179,48 @@ class VGG19Features(nn.Module):
     Args:
         weights: ``"imagenet"`` for torchvision's ``IMAGENET1K_V1`` weights, from
             ``weights_path`` if given, else the torch hub cache, else a download;
-            ``"random"`` for random weights (smoke tests only; warns).
-        weights_path: local torchvision vgg19 state_dict (full model with ``features.*`` and
-            ``classifier.*`` keys, or features only); used only with ``weights="imagenet"``.
+            ``"caffe"`` for the official Caffe VGG19 from ``vgg19.npy`` (``weights_path``, else
+            ``torch.hub.get_dir()/checkpoints/vgg19.npy``; never downloaded: it is ~548 MB
+            and the official link is a release page); ``"random"`` for random weights (smoke
+            tests only; warns).
+        weights_path: a local weight file: torchvision's vgg19 state_dict (full model or
+            features only) for ``"imagenet"``, the official ``vgg19.npy`` for ``"caffe"``.
 
     Raises:
-        WeightsNotFoundError: ImageNet weights are neither at ``weights_path``, nor cached,
-            nor downloadable.
+        WeightsNotFoundError: the weights are neither at ``weights_path``, nor cached, nor
+            (ImageNet only) downloadable.
+        InvalidWeightsError: ``vgg19.npy`` is truncated, malformed, lacks a layer, has a wrong
+            shape, or its pickle would call code (refused before anything runs).
         ValueError: unknown ``weights``, or the file holds no VGG19 feature weights.
     """
 
     def __init__(
         self,
-        weights: Literal["imagenet", "random"] = "imagenet",
+        weights: Literal["imagenet", "caffe", "random"] = "imagenet",
         weights_path: str | Path | None = None,
     ) -> None:
         super().__init__()
-        if weights not in ("imagenet", "random"):
-            raise ValueError(f"weights must be 'imagenet' or 'random', got {weights!r}")
-        self.features = _build_features()
-        # x in [-1, 1] -> ((x + 1) / 2 - mean) / std, folded into one affine map.
-        mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-        std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-        self.register_buffer("input_scale", 0.5 / std, persistent=False)
-        self.register_buffer("input_shift", (0.5 - mean) / std, persistent=False)
+        if weights not in ("imagenet", "caffe", "random"):
+            raise ValueError(f"weights must be 'imagenet', 'caffe' or 'random', got {weights!r}")
+        self.weights = weights
+        self.features = _build_features(ceil_mode=weights == "caffe")
+        if weights == "caffe":
+            # x in [-1, 1] -> (x + 1) / 2 * 255 - mean (RGB order; conv1_1 is permuted to RGB).
+            mean = torch.tensor(CAFFE_BGR_MEAN[::-1]).view(1, 3, 1, 1)
+            self.register_buffer("input_scale", torch.full((1, 3, 1, 1), 127.5), persistent=False)
+            self.register_buffer("input_shift", 127.5 - mean, persistent=False)
+        else:
+            # x in [-1, 1] -> ((x + 1) / 2 - mean) / std, folded into one affine map.
+            mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+            std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+            self.register_buffer("input_scale", 0.5 / std, persistent=False)
+            self.register_buffer("input_shift", (0.5 - mean) / std, persistent=False)
 
         if weights == "random":
             warnings.warn(_RANDOM_WARNING, UserWarning, stacklevel=2)
             logger.warning(_RANDOM_WARNING)
+        elif weights == "caffe":
+            self.features.load_state_dict(_caffe_state_dict(weights_path), strict=True)
         else:
             self.features.load_state_dict(self._imagenet_state_dict(weights_path), strict=True)
 
@@ -187,6 +258,7 @@ class VGG19Features(nn.Module):
             image: [B, 3, H, W] RGB in [-1, 1].
 
         Returns:
-            [B, 512, floor(H/8), floor(W/8)] conv4_4 outputs before ReLU (unbounded).
+            [B, 512, H/8, W/8] conv4_4 outputs before ReLU (unbounded); H/8 rounds down for
+            ``"imagenet"`` (torchvision's pools) and up for ``"caffe"`` (TF ``SAME`` pools).
         """
         return self.features(image * self.input_scale + self.input_shift)

@@ -23,6 +23,10 @@ class WeightsNotFoundError(FileNotFoundError):
     """A weight file the model needs is not on disk (and could not be downloaded)."""
 
 
+class InvalidWeightsError(ValueError):
+    """A weight file exists but is not of the expected format (or was refused as unsafe)."""
+
+
 def load_state_dict_file(
     path: str | Path,
     *,
