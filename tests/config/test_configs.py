@@ -67,7 +67,7 @@ def test_official_loss_weightings(compose_train, tmp_path: Path) -> None:
     for option, weights in expected.items():
         loss = compose_train([f"loss={option}"], tmp_path).loss
         g, d = loss.generator_weights, loss.discriminator_weights
-        assert (g.content, g.style, g.color, g.tv, d.real, d.fake, d.gray, d.smooth) == weights
+        assert (g.content, g.style, g.color, g.tv, d.anime, d.fake, d.gray, d.smooth) == weights
         assert g.adversarial == 300 and d.scale == 300 and loss.adversarial == "lsgan"
 
 
@@ -189,5 +189,5 @@ def test_official_experiment_uses_caffe_vgg_official_init_and_code_weights(
     assert torch.equal(generator.block_a[0][1].weight, Generator(init="official").block_a[0][1].weight)
     g, d = cfg.loss.generator_weights, cfg.loss.discriminator_weights
     assert (g.content, g.style, g.color, g.tv) == (1.5, 2.5, 10, 1)
-    assert (d.real, d.fake, d.gray, d.smooth) == (1.7, 1.7, 1.7, 1.0)
+    assert (d.anime, d.fake, d.gray, d.smooth) == (1.7, 1.7, 1.7, 1.0)
     assert cfg.module.init_epochs == 10 and cfg.trainer.max_epochs == 101

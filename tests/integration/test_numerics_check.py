@@ -79,7 +79,7 @@ def test_tiny_run_of_the_three_paths_writes_verdict_and_curves(
     written = json.loads(out.read_text())
     assert written["passed"] == report["passed"]
     expected = {
-        "d_real",
+        "d_anime",
         "d_fake",
         "d_total",
         "g_adv",

@@ -36,7 +36,7 @@ def test_tiny_run_goes_through_both_phases_and_leaves_artefacts(
     names = read_metric_names(run_dir / "metrics.csv")
     for term in [
         "init_content",
-        "d_real",
+        "d_anime",
         "d_fake",
         "d_gray",
         "d_smooth",

@@ -236,13 +236,13 @@ def _d_terms(kind: AdversarialKind) -> dict[str, float]:
     terms = discriminator_adversarial_terms(
         kind, LOGITS_ANIME, LOGITS_FAKE, LOGITS_GRAY, LOGITS_SMOOTH
     )
-    assert set(terms) == {"real", "fake", "gray", "smooth"}
+    assert set(terms) == {"anime", "fake", "gray", "smooth"}
     return {name: value.item() for name, value in terms.items()}
 
 
 def test_discriminator_lsgan_hand_values() -> None:
     terms = _d_terms("lsgan")
-    assert terms["real"] == pytest.approx((0.25 + 4.0) / 2)  # (0.5-1)², (-1-1)²
+    assert terms["anime"] == pytest.approx((0.25 + 4.0) / 2)  # (0.5-1)², (-1-1)²
     assert terms["fake"] == pytest.approx((1.0 + 4.0) / 2)
     assert terms["gray"] == pytest.approx((0.0 + 4.0) / 2)
     assert terms["smooth"] == pytest.approx((0.25 + 9.0) / 2)
@@ -250,7 +250,7 @@ def test_discriminator_lsgan_hand_values() -> None:
 
 def test_discriminator_hinge_hand_values() -> None:
     terms = _d_terms("hinge")
-    assert terms["real"] == pytest.approx((0.5 + 2.0) / 2)  # relu(1-0.5), relu(1+1)
+    assert terms["anime"] == pytest.approx((0.5 + 2.0) / 2)  # relu(1-0.5), relu(1+1)
     assert terms["fake"] == pytest.approx((2.0 + 0.0) / 2)  # relu(1+1), relu(1-2)
     assert terms["gray"] == pytest.approx((1.0 + 3.0) / 2)
     assert terms["smooth"] == pytest.approx((0.5 + 4.0) / 2)
@@ -262,7 +262,7 @@ def test_discriminator_bce_hand_values() -> None:
     terms = discriminator_adversarial_terms("bce", logits, logits, logits, logits)
     as_real = (math.log(2.0) + math.log(4.0 / 3.0)) / 2
     as_fake = (math.log(2.0) + math.log(4.0)) / 2
-    assert terms["real"].item() == pytest.approx(as_real, rel=1e-6)
+    assert terms["anime"].item() == pytest.approx(as_real, rel=1e-6)
     for name in ("fake", "gray", "smooth"):
         assert terms[name].item() == pytest.approx(as_fake, rel=1e-6)
 
@@ -297,7 +297,7 @@ def test_unknown_adversarial_kind_lists_allowed() -> None:
 def test_discriminator_total_weighting() -> None:
     objective = AnimeGANObjective(
         GeneratorLossWeights(),
-        DiscriminatorLossWeights(scale=10.0, real=1.0, fake=2.0, gray=3.0, smooth=4.0),
+        DiscriminatorLossWeights(scale=10.0, anime=1.0, fake=2.0, gray=3.0, smooth=4.0),
     )
     total, terms = objective.discriminator_loss(
         logits_anime=LOGITS_ANIME,
@@ -305,7 +305,7 @@ def test_discriminator_total_weighting() -> None:
         logits_anime_gray=LOGITS_GRAY,
         logits_anime_smooth_gray=LOGITS_SMOOTH,
     )
-    assert list(terms) == ["d_real", "d_fake", "d_gray", "d_smooth", "d_total"]
+    assert list(terms) == ["d_anime", "d_fake", "d_gray", "d_smooth", "d_total"]
     # LSGAN terms 2.125, 2.5, 2.0, 4.625 -> 10·(1·2.125 + 2·2.5 + 3·2 + 4·4.625) = 316.25
     assert total.item() == pytest.approx(316.25)
     assert terms["d_total"] is total
@@ -388,17 +388,31 @@ def test_init_loss_weight() -> None:
 def test_weights_from_mappings() -> None:
     objective = AnimeGANObjective(
         {"adversarial": 300, "content": 1.2, "style": 2.0, "color": 10.0, "tv": 1.0},
-        {"real": 1.7, "fake": 1.7, "gray": 1.7, "smooth": 1.0},
+        {"anime": 1.7, "fake": 1.7, "gray": 1.7, "smooth": 1.0},
         adversarial="hinge",
     )
     assert objective.generator_weights == GeneratorLossWeights(
         adversarial=300.0, content=1.2, style=2.0, color=10.0, tv=1.0
     )
     assert objective.discriminator_weights == DiscriminatorLossWeights(
-        scale=300.0, real=1.7, fake=1.7, gray=1.7, smooth=1.0
+        scale=300.0, anime=1.7, fake=1.7, gray=1.7, smooth=1.0
     )
     assert objective.init_content_weight == 1.2
     assert objective.adversarial == "hinge"
+
+
+def test_old_real_key_still_loads_with_a_deprecation_warning() -> None:
+    with pytest.warns(DeprecationWarning, match="'real' is deprecated; call it 'anime'"):
+        objective = AnimeGANObjective({}, {"real": 1.2, "fake": 1.2, "gray": 1.2, "smooth": 0.8})
+    assert objective.discriminator_weights.anime == 1.2
+    with pytest.raises(TypeError, match="not both"):
+        AnimeGANObjective({}, {"real": 1.0, "anime": 1.0})
+
+
+def test_defaults_are_the_official_code() -> None:
+    g, d = GeneratorLossWeights(), DiscriminatorLossWeights()
+    assert (g.adversarial, g.content, g.style, g.color, g.tv) == (300, 1.5, 2.5, 10, 1)
+    assert (d.scale, d.anime, d.fake, d.gray, d.smooth) == (300, 1.7, 1.7, 1.7, 1.0)
 
 
 def test_unknown_weight_key_names_the_key() -> None:

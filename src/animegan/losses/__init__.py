@@ -11,7 +11,7 @@ from animegan.losses.adversarial import (
 )
 from animegan.losses.color_tv import color_loss, rgb_to_gray, rgb_to_yuv, total_variation_loss
 from animegan.losses.content_style import content_loss, gram_matrix, pixel_l1_loss, style_loss
-from animegan.losses.identity import identity_cosine, identity_loss
+from animegan.losses.identity import identity_cosine, identity_loss, identity_loss_from_batch
 from animegan.losses.objective import (
     AnimeGANObjective,
     DiscriminatorLossWeights,
@@ -32,6 +32,7 @@ __all__ = [
     "gram_matrix",
     "identity_cosine",
     "identity_loss",
+    "identity_loss_from_batch",
     "pixel_l1_loss",
     "rgb_to_gray",
     "rgb_to_yuv",

@@ -45,7 +45,7 @@ def check_adversarial_kind(kind: str) -> AdversarialKind:
     return cast(AdversarialKind, kind)
 
 
-def _real_term(kind: AdversarialKind, logits: Tensor) -> Tensor:
+def _anime_term(kind: AdversarialKind, logits: Tensor) -> Tensor:
     if kind == "lsgan":
         return (logits - 1.0).square().mean()
     if kind == "hinge":
@@ -82,14 +82,15 @@ def discriminator_adversarial_terms(
         logits_anime_smooth_gray: D(anime_smooth_gray).
 
     Returns:
-        Dict with scalar tensors ``"real"``, ``"fake"``, ``"gray"``, ``"smooth"``.
+        Dict with scalar tensors ``"anime"`` (the term labelled real), ``"fake"``, ``"gray"``,
+        ``"smooth"``.
 
     Raises:
         ValueError: if ``kind`` is unknown.
     """
     kind = check_adversarial_kind(kind)
     return {
-        "real": _real_term(kind, logits_anime),
+        "anime": _anime_term(kind, logits_anime),
         "fake": _fake_term(kind, logits_fake),
         "gray": _fake_term(kind, logits_anime_gray),
         "smooth": _fake_term(kind, logits_anime_smooth_gray),

@@ -8,13 +8,15 @@ averaged over the images that have a face.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from animegan.faces.alignment import ARCFACE_TEMPLATE_112, arcface_crops
 
-__all__ = ["arcface_crops", "identity_cosine", "identity_loss"]
+__all__ = ["arcface_crops", "identity_cosine", "identity_loss", "identity_loss_from_batch"]
 
 
 def identity_cosine(
@@ -72,3 +74,30 @@ def identity_loss(
     )
     cosine = identity_cosine(arcface, photo, fake_anime, safe_landmarks)
     return ((1.0 - cosine) * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def identity_loss_from_batch(
+    arcface: nn.Module, batch: Mapping[str, Tensor], fake_anime: Tensor
+) -> Tensor:
+    """:func:`identity_loss` with the photo, landmarks and face flags read from a batch.
+
+    Args:
+        arcface: frozen face-embedding network.
+        batch: holds ``photo`` [B, 3, H, W], ``landmarks`` [B, 5, 2] and ``has_face`` [B].
+        fake_anime: ``generator(photo)``, graph kept.
+
+    Returns:
+        Scalar identity loss (see :func:`identity_loss`).
+
+    Raises:
+        KeyError: the batch has no landmarks (not a face dataset with landmarks).
+    """
+    if "landmarks" not in batch or "has_face" not in batch:
+        raise KeyError(
+            "the identity term needs 'landmarks' [B, 5, 2] and 'has_face' [B] in each batch; "
+            "use a face dataset with landmarks (python -m animegan.cli.align_faces) and "
+            "data.landmarks=true"
+        )
+    return identity_loss(
+        arcface, batch["photo"], fake_anime, batch["landmarks"], batch["has_face"]
+    )

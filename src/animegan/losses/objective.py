@@ -1,23 +1,19 @@
 """AnimeGANv2 objective: the one place where loss terms are weighted and summed.
 
-Official weights (TachibanaYoshino/AnimeGANv2; G adversarial weight 300, D scale 300 for all):
-
-=========  =======  =====  =====  ====  ==============================
-style      content  style  color  tv    D weights (real, fake, gray, smooth)
-=========  =======  =====  =====  ====  ==============================
-Hayao      1.5      2.5    15     1     1.2, 1.2, 1.2, 0.8
-Shinkai    1.2      2.0    10     1     1.7, 1.7, 1.7, 1.0
-Paprika    2.0      0.6    50     0.1   1.0, 1.0, 1.0, 0.005
-=========  =======  =====  =====  ====  ==============================
+The defaults are what the official code runs (TachibanaYoshino/AnimeGANv2 ``train.py`` defaults
+and the discriminator line of ``tools/ops.py``): content 1.5, style 2.5, colour 10, tv 1,
+adversarial 300; D scale 300 with weights 1.7 (anime), 1.7 (fake), 1.7 (gray), 1.0 (smooth). The
+per-style presets, with the source of every number, are the YAMLs in ``conf/loss/``.
 
 Generator total = adversarial·g_adv + content·content + style·style + color·color + tv·tv.
-Discriminator total = scale·(real·d_real + fake·d_fake + gray·d_gray + smooth·d_smooth).
+Discriminator total = scale·(anime·d_anime + fake·d_fake + gray·d_gray + smooth·d_smooth).
 Init phase total = init_content_weight·content (defaults to the generator's content weight).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
@@ -45,7 +41,7 @@ def _check_weight(owner: str, name: str, value: Any) -> None:
 
 @dataclass(frozen=True)
 class GeneratorLossWeights:
-    """Weights of the generator's loss terms (defaults: official Hayao recipe).
+    """Weights of the generator's loss terms (defaults: the official code's ``train.py``).
 
     Attributes:
         adversarial: weight of the generator adversarial term (official 300).
@@ -61,7 +57,7 @@ class GeneratorLossWeights:
     adversarial: float = 300.0
     content: float = 1.5
     style: float = 2.5
-    color: float = 15.0
+    color: float = 10.0
     tv: float = 1.0
     identity: float = 0.0
     pixel: float = 0.0
@@ -73,21 +69,21 @@ class GeneratorLossWeights:
 
 @dataclass(frozen=True)
 class DiscriminatorLossWeights:
-    """Weights of the discriminator's loss terms (defaults: official Hayao recipe).
+    """Weights of the discriminator's loss terms (defaults: the line ``tools/ops.py`` runs).
 
     Attributes:
         scale: overall multiplier of the weighted sum (official ``d_adv_weight`` 300).
-        real: weight of the anime (real) term.
+        anime: weight of the anime term (the one D should call real; ``real`` before 2026-12).
         fake: weight of the generated-image term.
         gray: weight of the grayscale-anime term.
         smooth: weight of the edge-smoothed grayscale-anime term.
     """
 
     scale: float = 300.0
-    real: float = 1.2
-    fake: float = 1.2
-    gray: float = 1.2
-    smooth: float = 0.8
+    anime: float = 1.7
+    fake: float = 1.7
+    gray: float = 1.7
+    smooth: float = 1.0
 
     def __post_init__(self) -> None:
         for field in fields(self):
@@ -96,11 +92,35 @@ class DiscriminatorLossWeights:
 
 _Weights = TypeVar("_Weights", GeneratorLossWeights, DiscriminatorLossWeights)
 
+# Keys renamed in the weight mappings: old name -> new name (old configs and checkpoints still load).
+_RENAMED_KEYS: dict[type, dict[str, str]] = {DiscriminatorLossWeights: {"real": "anime"}}
+
+
+def _renamed(cls: type, value: Mapping[str, Any]) -> dict[str, Any]:
+    """``value`` with deprecated keys renamed (and a warning naming each)."""
+    renames = _RENAMED_KEYS.get(cls, {})
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        new = renames.get(str(key))
+        if new is not None:
+            if new in value:
+                raise TypeError(f"{cls.__name__}: give {new!r} or its old name {key!r}, not both")
+            warnings.warn(
+                f"{cls.__name__} key {key!r} is deprecated; call it {new!r} "
+                f"(e.g. loss.discriminator_weights.{new}=...)",
+                DeprecationWarning,
+                stacklevel=4,
+            )
+            key = new
+        out[str(key)] = item
+    return out
+
 
 def _as_weights(cls: type[_Weights], value: _Weights | Mapping[str, Any]) -> _Weights:
     if isinstance(value, cls):
         return value
     if isinstance(value, Mapping):
+        value = _renamed(cls, value)
         allowed = [field.name for field in fields(cls)]
         unknown = [key for key in value if key not in allowed]
         if unknown:
@@ -260,7 +280,7 @@ class AnimeGANObjective:
         logits_anime_gray: Tensor,
         logits_anime_smooth_gray: Tensor,
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """Discriminator loss: scale · (w_r·real + w_f·fake + w_g·gray + w_s·smooth).
+        """Discriminator loss: scale · (w_a·anime + w_f·fake + w_g·gray + w_s·smooth).
 
         Args:
             logits_anime: D(anime), raw logits [B, 1, h, w].
@@ -269,7 +289,7 @@ class AnimeGANObjective:
             logits_anime_smooth_gray: D(anime_smooth_gray).
 
         Returns:
-            ``(total, terms)``: terms ``"d_real"``, ``"d_fake"``, ``"d_gray"``, ``"d_smooth"``
+            ``(total, terms)``: terms ``"d_anime"``, ``"d_fake"``, ``"d_gray"``, ``"d_smooth"``
             (unweighted) and ``"d_total"`` (same tensor as total).
         """
         weights = self.discriminator_weights
@@ -282,7 +302,7 @@ class AnimeGANObjective:
         )
         weighted = _weighted_sum(
             [
-                (weights.real, raw["real"]),
+                (weights.anime, raw["anime"]),
                 (weights.fake, raw["fake"]),
                 (weights.gray, raw["gray"]),
                 (weights.smooth, raw["smooth"]),
