@@ -1,71 +1,68 @@
 """The AnimeGANv2 LightningModule: orchestration of the init and GAN phases only.
 
-No loss formula, network definition, image writing or metric lives here (DESIGN.md §3): losses come
-from :class:`animegan.losses.AnimeGANObjective`, networks are injected, sample grids and metrics are
-callbacks.
+No loss formula, network definition, image writing or metric lives here: losses come from
+:class:`animegan.losses.AnimeGANObjective`, networks are injected, the NaN guard is in
+``training/numerics.py``, the checkpoint section in ``training/checkpoint_state.py``, sample grids
+and metrics are callbacks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import lightning as L
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from animegan.losses import AnimeGANObjective, identity_loss
-from animegan.training.numerics import NonFiniteGuard, gradients_are_finite, nonfinite_terms
+from animegan.losses import AnimeGANObjective, identity_loss_from_batch
+from animegan.training.checkpoint_state import checkpoint_section, restore_checkpoint_section
+from animegan.training.numerics import NonFiniteGuard, step_unless_nonfinite
 from animegan.training.parameters import set_requires_grad, trainable_tail
-from animegan.training.rng import collect_rng_states, restore_rng_states
+from animegan.training.performance import apply_speed_settings, to_memory_format
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
 Phase = Literal["init", "gan"]
-# Bumped when the checkpoint layout changes; loaders can refuse what they do not understand.
-CHECKPOINT_FORMAT = 1
+
+
+class Optimizers(NamedTuple):
+    """The module's three optimizers, in ``configure_optimizers`` order."""
+
+    init: Optimizer
+    generator: Optimizer
+    discriminator: Optimizer
 
 
 class AnimeGANModule(L.LightningModule):
     """Alternating AnimeGANv2 optimisation with manual optimisation and explicit phases.
 
     Phases (by epoch): ``init`` for the first ``init_epochs`` epochs (content-only generator
-    pretraining with ``init_optimizer``), then ``gan``: each batch one discriminator update followed by
-    one generator update. One generator forward is shared by both updates: the discriminator sees its
-    detached output (same values the official recipe recomputes), the generator update back-propagates
-    through it.
-
-    Note on step counting: with manual optimisation Lightning's ``global_step`` counts optimizer steps,
-    so an init batch adds 1 and a GAN batch adds 2. ``trainer.max_epochs`` and
-    ``limit_train_batches`` are the natural budget knobs.
+    pretraining with ``init_optimizer``), then ``gan``: per batch one discriminator update, then
+    one generator update. One generator forward serves both: D sees it detached (the values the
+    official code recomputes), G back-propagates through it. Lightning's ``global_step`` counts
+    optimizer steps: an init batch adds 1, a GAN batch 2; a skipped (non-finite) update none.
 
     Args:
         generator: photo → anime network, RGB in [-1, 1].
         discriminator: anime patch critic returning logits.
-        feature_extractor: frozen VGG19 conv4_4 features (RGB [-1, 1] in). Kept out of the module's
-            registered children on purpose, so it never enters ``state_dict`` (checkpoints),
-            ``parameters()`` (optimizers, DDP) or the model summary.
+        feature_extractor: frozen VGG19 conv4_4 features (RGB [-1, 1] in). Not registered as a
+            child, so it never enters ``state_dict``, ``parameters()`` (optimizers, DDP) or the
+            model summary.
         objective: weights and sums the loss terms.
-        init_optimizer / generator_optimizer / discriminator_optimizer: partial optimizers taking
-            parameters (Hydra ``_partial_: true``).
-        init_epochs: number of content-only epochs (official: 10).
-        channels_last: convert networks and inputs to channels-last memory format.
-        compile: ``torch.compile`` generator, discriminator and feature extractor, each on its own
-            (in place, so state_dict keys do not change). Compiling the whole step is not possible:
-            the D and G backward passes share the generator's graph.
-        compile_mode: ``torch.compile`` mode (``None`` = default; ``"max-autotune-no-cudagraphs"``
-            tunes kernels; CUDA-graph modes are not supported by this step's reused outputs).
-        skip_nonfinite: check each update's gradients (after the DDP all-reduce) and skip the
-            optimizer step when one is NaN/Inf, with a warning naming the bad loss terms and a
-            ``train/skipped_updates`` counter. Costs one host sync per update. Under fp16
-            (``16-mixed``) Lightning's GradScaler does this job instead (it must see the
-            overflows to lower its scale). A skipped update does not advance ``global_step``.
-        max_consecutive_nonfinite: stop with an error after this many skipped updates of one
-            kind in a row (0 = never).
-        arcface: frozen face-embedding network for the identity term (``None`` = no identity
-            term). Like the feature extractor it is not registered (no checkpoint, no optimizer);
-            batches must then carry ``landmarks`` [B, 5, 2] (pixels) and ``has_face`` [B].
+        init_optimizer: partial optimizer (Hydra ``_partial_: true``) of the init phase.
+        generator_optimizer: partial optimizer of G in the GAN phase.
+        discriminator_optimizer: partial optimizer of D.
+        init_epochs: number of content-only epochs (official: 10), >= 0.
+        channels_last: networks and images in channels-last memory format.
+        compile: ``torch.compile`` G, D and the feature extractor, each on its own.
+        compile_mode: ``torch.compile`` mode (``None`` = default).
+        skip_nonfinite: skip (and report) an update whose all-reduced gradients hold NaN/Inf;
+            one host sync per update. Under fp16 (``16-mixed``) the GradScaler does it instead.
+        max_consecutive_nonfinite: stop after this many skipped updates of one kind in a row
+            (0 = never).
+        arcface: frozen face-embedding network for the identity term (``None`` = none); not
+            registered either. Batches then carry ``landmarks`` [B, 5, 2] and ``has_face`` [B].
         trainable_last_blocks: fine-tuning: train only the generator's last N top-level blocks
             (``block_a`` … ``block_e``, ``out_layer``); ``None`` trains all of it.
         run_config: resolved run configuration (plain dict) stored in every checkpoint.
@@ -117,33 +114,39 @@ class AnimeGANModule(L.LightningModule):
         return "init" if self.current_epoch < self.init_epochs else "gan"
 
     def configure_model(self) -> None:
-        if self.channels_last:
-            self.generator.to(memory_format=torch.channels_last)
-            self.discriminator.to(memory_format=torch.channels_last)
-            self.feature_extractor.to(memory_format=torch.channels_last)
-        if self.compile_networks:
-            for network in (self.generator, self.discriminator, self.feature_extractor):
-                network.compile(mode=self.compile_mode)
+        apply_speed_settings(
+            (self.generator, self.discriminator, self.feature_extractor),
+            channels_last=self.channels_last,
+            compile=self.compile_networks,
+            mode=self.compile_mode,
+        )
 
     def on_fit_start(self) -> None:
+        for frozen in (self.feature_extractor, self.arcface):
+            if frozen is not None:
+                frozen.to(self.device).eval()
+
+    def on_validation_start(self) -> None:
         self.feature_extractor.to(self.device)
-        self.feature_extractor.eval()
-        if self.arcface is not None:
-            self.arcface.to(self.device)
-            self.arcface.eval()
+
+    def configure_optimizers(self) -> list[Optimizer]:
+        init_factory, generator_factory, discriminator_factory = self._optimizer_factories
+        return list(
+            Optimizers(
+                init=init_factory(self.generator_parameters),
+                generator=generator_factory(self.generator_parameters),
+                discriminator=discriminator_factory(self.discriminator.parameters()),
+            )
+        )
+
+    def _optimizers(self) -> Optimizers:
+        """The three (Lightning-wrapped) optimizers by name."""
+        return Optimizers(*self.optimizers())
 
     def _set_generator_trainable(self, flag: bool) -> None:
         # Only the trainable tail toggles; frozen fine-tuning blocks stay frozen in every phase.
         for parameter in self.generator_parameters:
             parameter.requires_grad_(flag)
-
-    def configure_optimizers(self) -> list[Optimizer]:
-        init_factory, generator_factory, discriminator_factory = self._optimizer_factories
-        return [
-            init_factory(self.generator_parameters),
-            generator_factory(self.generator_parameters),
-            discriminator_factory(self.discriminator.parameters()),
-        ]
 
     # ------------------------------------------------------------------------------- forward
     def forward(self, photo: Tensor) -> Tensor:
@@ -153,25 +156,14 @@ class AnimeGANModule(L.LightningModule):
     def _stylize(self, photo: Tensor) -> Tensor:
         """Generator output in float32 for the loss terms (a no-op without autocast).
 
-        Under bf16 autocast G returns bf16. Cast once here, the photo-space terms (colour's YUV
-        weighting, TV's neighbour differences, pixel L1: elementwise ops that autocast leaves in
-        their input dtype) compute in fp32 instead of bf16, at the cost of one [B, 3, H, W] copy.
-        The values still carry the rounding of G's bf16 layers (TV on identical weights differs
-        from fp32 by ~2.8 %, ~5e-6 absolute); VGG and D keep running in bf16.
+        Under bf16 autocast the photo-space terms (colour, TV, pixel: elementwise ops autocast
+        leaves in their input dtype) then compute in fp32, for one [B, 3, H, W] copy.
         """
         return self.generator(photo).float()
 
-    def _prepare(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """Images in the configured memory format; other tensors (landmarks, masks) as they are."""
-        return {
-            key: value.contiguous(memory_format=self._memory_format) if value.dim() == 4 else value
-            for key, value in batch.items()
-            if isinstance(value, Tensor)
-        }
-
     # -------------------------------------------------------------------------------- phases
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
-        images = self._prepare(batch)
+        images = to_memory_format(batch, self._memory_format)
         if self.phase == "init":
             terms = self._init_step(images)
         else:
@@ -180,33 +172,21 @@ class AnimeGANModule(L.LightningModule):
             terms |= self._generator_step(images, fake_anime)
         batch_size = images["photo"].shape[0]
         values = {name: value.detach() for name, value in terms.items()}
-        # Step values are this rank's (no per-step all-reduce in the hot loop); epoch means are
-        # reduced across ranks once, at epoch end.
-        self.log_dict(
-            {f"loss/{k}_step": v for k, v in values.items()},
-            on_step=True,
-            on_epoch=False,
-            batch_size=batch_size,
-        )
-        self.log_dict(
-            {f"loss/{k}_epoch": v for k, v in values.items()},
-            on_step=False,
-            on_epoch=True,
-            batch_size=batch_size,
-            sync_dist=True,
-        )
-        self.log("phase_gan", float(self.phase == "gan"), on_step=True, batch_size=batch_size)
-        if self.nonfinite_guard is not None:
-            self.log(
-                "train/skipped_updates",
-                float(self.nonfinite_guard.skipped),
-                on_step=True,
+        # Step values are this rank's (no all-reduce in the hot loop); epoch means are reduced
+        # across ranks once, at epoch end.
+        for suffix, per_step in (("step", True), ("epoch", False)):
+            self.log_dict(
+                {f"loss/{name}_{suffix}": value for name, value in values.items()},
+                on_step=per_step,
+                on_epoch=not per_step,
                 batch_size=batch_size,
+                sync_dist=not per_step,
             )
-
-    def _uses_loss_scaling(self) -> bool:
-        """True under fp16 mixed precision, where gradients are scaled until the optimizer step."""
-        return getattr(self.trainer.precision_plugin, "scaler", None) is not None
+        # 0 = init phase, 1 = GAN phase (logged as "phase_gan" before 2026-12).
+        self.log("train/phase", float(self.phase == "gan"), on_step=True, batch_size=batch_size)
+        if self.nonfinite_guard is not None:
+            skipped = float(self.nonfinite_guard.skipped)
+            self.log("train/skipped_updates", skipped, on_step=True, batch_size=batch_size)
 
     def _update(
         self,
@@ -216,76 +196,61 @@ class AnimeGANModule(L.LightningModule):
         parameters: Iterable[nn.Parameter],
         update: str,
     ) -> None:
-        """Backward ``total`` and step ``optimizer``, unless the gradients came out NaN/Inf.
-
-        A bad update is skipped (gradients dropped, optimizer state untouched) and reported; the
-        decision uses the all-reduced gradients, so all DDP ranks skip together.
-        """
+        """Backward ``total`` and step ``optimizer``, unless the gradients came out NaN/Inf."""
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(total)
         guard = self.nonfinite_guard
-        if guard is None or self._uses_loss_scaling():
-            optimizer.step()  # fp16: the GradScaler unscales, skips inf steps and lowers its scale
-            return
-        finite = gradients_are_finite(parameters)
-        if finite:
+        # fp16: the GradScaler must see the overflow to lower its scale, so it does the skipping.
+        if guard is None or getattr(self.trainer.precision_plugin, "scaler", None) is not None:
             optimizer.step()
-        else:
-            optimizer.zero_grad(set_to_none=True)
-            rank_zero_warn(
-                f"skipped the {update} update at step {self.global_step} (epoch "
-                f"{self.current_epoch}): NaN/Inf gradients; non-finite loss terms on this rank: "
-                f"{nonfinite_terms(terms) or 'none'} ({guard.skipped + 1} skipped so far)"
-            )
-        guard.record(update, finite)
+            return
+        where = f"step {self.global_step} (epoch {self.current_epoch})"
+        step_unless_nonfinite(optimizer, parameters, terms, guard, update=update, where=where)
 
     def _init_step(self, images: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """Content-only generator pretraining (official: 10 epochs at lr 2e-4)."""
-        init_optimizer = self.optimizers()[0]
         self._set_generator_trainable(True)
         fake_anime = self._stylize(images["photo"])
         with torch.no_grad():
             photo_features = self.feature_extractor(images["photo"])
         total, terms = self.objective.init_loss(photo_features, self.feature_extractor(fake_anime))
-        self._update(init_optimizer, total, terms, self.generator_parameters, "init")
+        self._update(self._optimizers().init, total, terms, self.generator_parameters, "init")
         return terms
 
     def _discriminator_step(
         self, images: Mapping[str, Tensor], fake_anime: Tensor
     ) -> dict[str, Tensor]:
-        """One D update on anime (real) vs fake, anime gray and smoothed anime gray (all fakes)."""
-        discriminator_optimizer = self.optimizers()[2]
+        """One D update: anime (labelled real) vs fake, anime gray and smoothed anime gray."""
         set_requires_grad(self.discriminator, True)
         self._set_generator_trainable(False)
-        # One batched call over the four inputs: GroupNorm is per-sample, so this equals four calls,
-        # and spectral norm runs one power iteration per step instead of four.
-        logits = self.discriminator(
-            torch.cat(
-                [images["anime"], fake_anime, images["anime_gray"], images["anime_smooth_gray"]]
-            )
-        )
-        logits_anime, logits_fake, logits_gray, logits_smooth = logits.chunk(4)
+        # One batched call over the four inputs: GroupNorm is per-sample, so this equals four
+        # calls, and spectral norm runs one power iteration per step instead of four.
+        inputs = [images["anime"], fake_anime, images["anime_gray"], images["anime_smooth_gray"]]
+        logits_anime, logits_fake, logits_gray, logits_smooth = self.discriminator(
+            torch.cat(inputs)
+        ).chunk(4)
         total, terms = self.objective.discriminator_loss(
             logits_anime=logits_anime,
             logits_fake=logits_fake,
             logits_anime_gray=logits_gray,
             logits_anime_smooth_gray=logits_smooth,
         )
-        self._update(
-            discriminator_optimizer, total, terms, self.discriminator.parameters(), "discriminator"
-        )
+        optimizer = self._optimizers().discriminator
+        self._update(optimizer, total, terms, self.discriminator.parameters(), "discriminator")
         return terms
 
     def _generator_step(
         self, images: Mapping[str, Tensor], fake_anime: Tensor
     ) -> dict[str, Tensor]:
         """One G update: adversarial + content + style + colour + TV; D frozen, VGG never trains."""
-        generator_optimizer = self.optimizers()[1]
         self._set_generator_trainable(True)
         set_requires_grad(self.discriminator, False)
         with torch.no_grad():
             photo_features = self.feature_extractor(images["photo"])
             anime_gray_features = self.feature_extractor(images["anime_gray"])
+        identity = None
+        if self.arcface is not None:
+            identity = identity_loss_from_batch(self.arcface, images, fake_anime)
         total, terms = self.objective.generator_loss(
             photo=images["photo"],
             fake_anime=fake_anime,
@@ -293,30 +258,17 @@ class AnimeGANModule(L.LightningModule):
             fake_features=self.feature_extractor(fake_anime),
             anime_gray_features=anime_gray_features,
             logits_fake=self.discriminator(fake_anime),
-            identity=self._identity_term(images, fake_anime),
+            identity=identity,
         )
-        self._update(generator_optimizer, total, terms, self.generator_parameters, "generator")
+        optimizer = self._optimizers().generator
+        self._update(optimizer, total, terms, self.generator_parameters, "generator")
         set_requires_grad(self.discriminator, True)
         return terms
-
-    def _identity_term(self, images: Mapping[str, Tensor], fake_anime: Tensor) -> Tensor | None:
-        """ArcFace identity loss on the photo's landmarks, or None without an ArcFace model."""
-        if self.arcface is None:
-            return None
-        if "landmarks" not in images or "has_face" not in images:
-            raise KeyError(
-                "the identity term needs 'landmarks' [B, 5, 2] and 'has_face' [B] in each batch; "
-                "use a face dataset with landmarks (python -m animegan.cli.align_faces) and "
-                "data.landmarks=true"
-            )
-        return identity_loss(
-            self.arcface, images["photo"], fake_anime, images["landmarks"], images["has_face"]
-        )
 
     @torch.no_grad()
     def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
         """Photo-only terms on the fixed validation photos, logged per epoch as ``val/<term>``."""
-        photo = self._prepare(batch)["photo"]
+        photo = to_memory_format(batch, self._memory_format)["photo"]
         fake_anime = self._stylize(photo)
         terms = self.objective.photo_terms(
             photo=photo,
@@ -331,33 +283,16 @@ class AnimeGANModule(L.LightningModule):
             sync_dist=True,
         )
 
-    def on_validation_start(self) -> None:
-        self.feature_extractor.to(self.device)
-
     # --------------------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["animegan"] = {
-            "format": CHECKPOINT_FORMAT,
-            "phase": self.phase,
-            "init_epochs": self.init_epochs,
-            "config": self.run_config,
-            "rng_states": collect_rng_states(),
-            "skipped_updates": self.nonfinite_guard.skipped if self.nonfinite_guard else 0,
-        }
+        checkpoint["animegan"] = checkpoint_section(
+            phase=self.phase,
+            init_epochs=self.init_epochs,
+            run_config=self.run_config,
+            skipped_updates=self.nonfinite_guard.skipped if self.nonfinite_guard else 0,
+        )
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        meta = checkpoint.get("animegan")
-        if meta is None:
-            raise ValueError(
-                "this checkpoint has no 'animegan' section: it was not written by this repository. "
-                "Load published generator weights with animegan.models.load_generator instead."
-            )
-        if meta.get("format", 0) > CHECKPOINT_FORMAT:
-            raise ValueError(
-                f"checkpoint format {meta['format']} is newer than this code ({CHECKPOINT_FORMAT}); "
-                "update the repository to resume it."
-            )
-        if meta.get("rng_states") is not None:
-            restore_rng_states(meta["rng_states"])
+        section = restore_checkpoint_section(checkpoint)
         if self.nonfinite_guard is not None:
-            self.nonfinite_guard.skipped = int(meta.get("skipped_updates", 0))
+            self.nonfinite_guard.skipped = int(section.get("skipped_updates", 0))

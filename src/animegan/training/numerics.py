@@ -15,7 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
+from torch.optim import Optimizer
 
 
 def gradients_are_finite(parameters: Iterable[nn.Parameter]) -> bool:
@@ -74,3 +76,43 @@ class NonFiniteGuard:
                 "training has diverged. Lower the learning rates, check the data for broken "
                 "images, or resume from an earlier checkpoint (ckpt_path=...)."
             )
+
+
+def step_unless_nonfinite(
+    optimizer: Optimizer,
+    parameters: Iterable[nn.Parameter],
+    terms: Mapping[str, Tensor],
+    guard: NonFiniteGuard,
+    *,
+    update: str,
+    where: str,
+) -> bool:
+    """Step ``optimizer`` after a backward pass, unless its gradients hold a NaN or Inf.
+
+    A bad update is skipped: the gradients are dropped, the optimizer state (moments, step
+    count) is untouched, a warning names the non-finite loss terms, and ``guard`` counts it
+    (raising :class:`NonFiniteTrainingError` after too many in a row). Call it after DDP's
+    all-reduce (i.e. after backward), so every rank takes the same decision.
+
+    Args:
+        optimizer: the optimizer to step (a LightningOptimizer works too).
+        parameters: the parameters it updates (their ``.grad`` is checked).
+        terms: the loss terms of this update, named in the warning when skipped.
+        guard: the run's counter of skipped updates.
+        update: kind of update (``"init"``, ``"discriminator"``, ``"generator"``), counted apart.
+        where: position for the warning, e.g. ``"step 120 (epoch 3)"``.
+
+    Returns:
+        True when the optimizer stepped.
+    """
+    finite = gradients_are_finite(parameters)
+    if finite:
+        optimizer.step()
+    else:
+        optimizer.zero_grad(set_to_none=True)
+        rank_zero_warn(
+            f"skipped the {update} update at {where}: NaN/Inf gradients; non-finite loss terms "
+            f"on this rank: {nonfinite_terms(terms) or 'none'} ({guard.skipped + 1} skipped so far)"
+        )
+    guard.record(update, finite)
+    return finite
