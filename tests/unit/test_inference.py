@@ -46,8 +46,10 @@ def _one_torch_thread():
 
 @pytest.fixture(scope="module")
 def generator() -> Generator:
+    # The tiling tolerances below were measured with PyTorch's default init; random weights with
+    # the official TF init amplify tile-border differences (p99 17-25 levels over seeds 0-2).
     torch.manual_seed(0)
-    return Generator().eval()
+    return Generator(init="pytorch").eval()
 
 
 @pytest.fixture(scope="module")
