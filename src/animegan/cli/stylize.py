@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         type=Path,
         help="generator .pt (animegan2-pytorch format), training checkpoint "
-        "(.ckpt) or ONNX model (.onnx) from `animegan export`",
+        "(.ckpt), ONNX model (.onnx) from `animegan export`, or a published name "
+        "(face_paint_512_v2, face_paint_512_v1, celeba_distill, paprika; downloaded once)",
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder (created)")
     parser.add_argument(
@@ -120,10 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_args(args: argparse.Namespace) -> str | None:
     """Up-front checks; return a message saying what to do, or None."""
-    if not args.weights.expanduser().is_file():
+    from animegan.models.registry import is_published_name
+
+    if not args.weights.expanduser().is_file() and not is_published_name(args.weights):
         return (
             f"--weights {args.weights} does not exist. Pass a generator .pt (e.g. paprika.pt "
-            f"from animegan2-pytorch), a training checkpoint, or an .onnx from `animegan export`."
+            f"from animegan2-pytorch), a training checkpoint, an .onnx from `animegan export`, "
+            f"or a published name (`animegan weights list`)."
         )
     if args.out.exists() and not args.out.is_dir():
         return f"--out {args.out} exists and is not a folder"

@@ -183,7 +183,8 @@ def build_backend(
 
     Args:
         weights: a generator ``.pt`` (animegan2-pytorch format), a training checkpoint of this
-            repository, or an ``.onnx`` model written by ``animegan export``.
+            repository, an ``.onnx`` model written by ``animegan export``, or a published
+            name (:data:`animegan.models.registry.PUBLISHED_WEIGHTS`).
         backend: ``"torch"``, ``"onnx"`` or ``"auto"`` (onnx for ``.onnx`` files, else torch).
             ``"onnx"`` with PyTorch weights exports a temporary ONNX model first.
         device: PyTorch device (torch backend only).
@@ -195,8 +196,9 @@ def build_backend(
         A ready backend.
     """
     from animegan.models import load_generator
+    from animegan.models.registry import resolve_weights
 
-    weights = Path(weights).expanduser()
+    weights = resolve_weights(weights)  # a published name (downloaded once) or the path
     is_onnx = weights.suffix.lower() == ".onnx"
     if backend == "auto":
         backend = "onnx" if is_onnx else "torch"
