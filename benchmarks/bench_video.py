@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> None:
         "clip": {"source": photos[0].name, "frames": args.frames, "size": [width, height],
                  "motion": "pan 2 px/frame right + 0.5 px/frame down, zoom in 0.4 %/frame"},
         "machine": {"cpu_threads": args.threads or os.cpu_count(), "platform": platform.platform(),
+                    "load_average_at_start": os.getloadavg()[0],
                     "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
         "input": stability(clip, photo.shape[:2]),
     }  # fmt: skip
