@@ -64,6 +64,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: the web app needs gradio: pip install -e '.[serve]'", file=sys.stderr)
         return EXIT_USAGE
     logging.getLogger("libav").setLevel(logging.CRITICAL)  # FFmpeg chatter on bad uploads
+    try:
+        import onnxruntime
+
+        # The exported model's optional inputs have defaults; onnxruntime warns about that on
+        # every session (intended, see animegan.export.onnx).
+        onnxruntime.set_default_logger_severity(3)
+    except ImportError:
+        pass
     from animegan.serve import ServeConfig, build_app
 
     config = ServeConfig(
