@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c requirements.lock -e ".[dev,faces]"
+	$(PY) -m pip install -q -c requirements.lock -e ".[dev,faces,serve]"
 	@touch $(STAMP)
 
 venv: $(STAMP)  ## create .venv and install the package with pinned dependencies

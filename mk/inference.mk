@@ -7,7 +7,7 @@ CALIB ?=
 
 .PHONY: stylize export bench-infer
 
-stylize: $(STAMP)  ## stylize photos of any size: make stylize WEIGHTS=paprika.pt INPUT="photos/ a.jpg" [OUT=outputs/stylized] [ARGS="--strength 0.8 --backend onnx"]
+stylize: $(STAMP)  ## stylize photos of any size and videos: make stylize WEIGHTS=paprika INPUT="photos/ a.jpg clip.mp4" [OUT=outputs/stylized] [ARGS="--strength 0.8 --backend onnx"]
 	@test -n "$(WEIGHTS)" -a -n "$(INPUT)" || { echo "usage: make stylize WEIGHTS=<.pt|.ckpt|.onnx> INPUT='<files, folders or globs>' [OUT=dir] [ARGS=...]"; exit 2; }
 	$(PY) -m animegan.cli.stylize $(INPUT) --weights "$(WEIGHTS)" --out "$(OUT)" $(ARGS)
 

@@ -36,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Export a generator to ONNX (parity-checked, optional INT8) or to .pt.",
     )
     parser.add_argument(
-        "--weights", required=True, type=Path, help="training checkpoint (.ckpt) or generator .pt"
+        "--weights",
+        required=True,
+        type=Path,
+        help="training checkpoint (.ckpt), generator .pt, or a published name (animegan "
+        "weights list), e.g. paprika",
     )
     parser.add_argument("--out", required=True, type=Path, help="output .onnx (or .pt)")
     parser.add_argument(
@@ -147,7 +151,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``animegan export``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.weights.expanduser().is_file():
+    from animegan.models.registry import WeightsChecksumError, resolve_weights
+
+    try:
+        args.weights = resolve_weights(args.weights)  # a published name, or a path as given
+    except (OSError, WeightsChecksumError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.weights.is_file():
         print(f"error: --weights {args.weights} does not exist", file=sys.stderr)
         return EXIT_USAGE
     if args.to_pt and args.int8:

@@ -1,7 +1,9 @@
-"""``animegan``: one command with subcommands (stylize, export, train).
+"""``animegan``: one command with subcommands (stylize, export, serve, weights, train, eval).
 
-animegan stylize INPUT... --weights FILE --out DIR
-animegan export --weights FILE --out model.onnx [--int8 --calib DIR]
+animegan stylize INPUT... --weights FILE|NAME --out DIR   (photos and videos)
+animegan export --weights FILE|NAME --out model.onnx [--int8 --calib DIR]
+animegan serve [--weights-dir DIR] [--host 127.0.0.1 --port 7860]
+animegan weights list
 animegan train [hydra overrides...]
 """
 
@@ -10,11 +12,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-_USAGE = """usage: animegan {stylize,export,train,eval} ...
+_USAGE = """usage: animegan {stylize,export,serve,weights,train,eval} ...
 
 subcommands:
-  stylize   stylise photos of any size into a folder (animegan stylize --help)
+  stylize   stylise photos of any size and videos into a folder (animegan stylize --help)
   export    ONNX export with parity check, INT8, or animegan2-pytorch .pt (animegan export --help)
+  serve     local web app (Gradio) over the stylize pipeline (animegan serve --help)
+  weights   published generators by name: list, download (animegan weights --help)
   train     train a generator (Hydra overrides, e.g. experiment=quickstart)
   eval      evaluate checkpoints (Hydra overrides, e.g. ckpt=last.ckpt)
 """
@@ -38,6 +42,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from animegan.cli.export import main as export_main
 
         return export_main(rest)
+    if command == "weights":
+        from animegan.cli.weights import main as weights_main
+
+        return weights_main(rest)
+    if command == "serve":
+        from animegan.cli.serve import main as serve_main
+
+        return serve_main(rest)
     if command in _HYDRA_COMMANDS:
         import importlib
 

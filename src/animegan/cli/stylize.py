@@ -1,6 +1,11 @@
-"""``animegan stylize``: stylise photos of any size into a folder, keeping their names.
+"""``animegan stylize``: stylise photos of any size and videos into a folder, keeping names.
 
     python -m animegan.cli.stylize photos/ extra.jpg "shots/*.png" --weights paprika.pt --out out/
+    python -m animegan.cli.stylize clip.mp4 --weights paprika --out out/ --start 5 --duration 10
+
+Videos (mp4, mov, mkv, webm, avi, animated GIF -> .mp4) keep their size, timing, rotation and
+audio; layer-norm statistics are smoothed across frames (``--no-temporal-smoothing`` turns it
+off).
 
 Exit status: 0 when every input was written (or skipped because its output exists), 1 when
 some inputs could not be read or processed (they are listed; the rest were still done), 2 for
@@ -32,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         type=Path,
         help="generator .pt (animegan2-pytorch format), training checkpoint "
-        "(.ckpt) or ONNX model (.onnx) from `animegan export`",
+        "(.ckpt), ONNX model (.onnx) from `animegan export`, or a published name "
+        "(face_paint_512_v2, face_paint_512_v1, celeba_distill, paprika; downloaded once)",
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder (created)")
     parser.add_argument(
@@ -107,6 +113,42 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "insightface", "dlib"],
         help="face detector backend (default auto: insightface if its pack is present, else dlib)",
     )
+    size = parser.add_argument_group("size")
+    size.add_argument(
+        "--max-side",
+        type=int,
+        default=None,
+        help="shrink photos and video frames so the longer side is at most N pixels before "
+        "stylizing (faster; larger strokes); default: keep the size",
+    )
+    size.add_argument(
+        "--keep-size", action="store_true", help="with --max-side: scale results back up"
+    )
+    video = parser.add_argument_group("video")
+    video.add_argument(
+        "--crf", type=int, default=18, help="video quality, 0 (lossless) .. 51 (worst); 18"
+    )
+    video.add_argument("--batch", type=int, default=4, help="frames per generator call (4)")
+    video.add_argument("--start", type=float, default=0.0, help="first second to stylize (0)")
+    video.add_argument("--duration", type=float, default=None, help="seconds to stylize")
+    video.add_argument(
+        "--temporal-smoothing",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="smooth layer-norm statistics across frames, reset at scene cuts (default on)",
+    )
+    video.add_argument(
+        "--smoothing-momentum",
+        type=float,
+        default=0.8,
+        help="weight of past frames in the statistics average, [0, 1) (0.8)",
+    )
+    video.add_argument(
+        "--scene-cut",
+        type=float,
+        default=0.35,
+        help="colour-histogram change in (0, 1] that counts as a scene cut (0.35)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument(
         "--keep-alpha",
@@ -120,10 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_args(args: argparse.Namespace) -> str | None:
     """Up-front checks; return a message saying what to do, or None."""
-    if not args.weights.expanduser().is_file():
+    from animegan.models.registry import is_published_name
+
+    if not args.weights.expanduser().is_file() and not is_published_name(args.weights):
         return (
             f"--weights {args.weights} does not exist. Pass a generator .pt (e.g. paprika.pt "
-            f"from animegan2-pytorch), a training checkpoint, or an .onnx from `animegan export`."
+            f"from animegan2-pytorch), a training checkpoint, an .onnx from `animegan export`, "
+            f"or a published name (`animegan weights list`)."
         )
     if args.out.exists() and not args.out.is_dir():
         return f"--out {args.out} exists and is not a folder"
@@ -135,7 +180,84 @@ def _check_args(args: argparse.Namespace) -> str | None:
         return f"--strength must be in [0, 1], got {args.strength}"
     if args.threads is not None and args.threads < 1:
         return f"--threads must be >= 1, got {args.threads}"
+    video_problem = _check_video_args(args)
+    if video_problem:
+        return video_problem
     return None
+
+
+def _check_video_args(args: argparse.Namespace) -> str | None:
+    """Checks of the size and video options; a message saying what to do, or None."""
+    if args.max_side is not None and args.max_side < 8:
+        return f"--max-side must be at least 8 pixels, got {args.max_side}"
+    if args.keep_size and args.max_side is None:
+        return "--keep-size only makes sense with --max-side N"
+    if not 0 <= args.crf <= 51:
+        return f"--crf must be in [0, 51], got {args.crf}"
+    if args.batch < 1:
+        return f"--batch must be >= 1, got {args.batch}"
+    if args.start < 0 or (args.duration is not None and args.duration <= 0):
+        return "--start must be >= 0 and --duration > 0 (seconds)"
+    if not 0 <= args.smoothing_momentum < 1:
+        return f"--smoothing-momentum must be in [0, 1), got {args.smoothing_momentum}"
+    if not 0 < args.scene_cut <= 1:
+        return f"--scene-cut must be in (0, 1], got {args.scene_cut}"
+    return None
+
+
+def _stylize_videos(items, stylizer, args: argparse.Namespace) -> tuple[int, int]:
+    """Stylise the video inputs one by one; returns ``(written, failed)`` counts."""
+    from animegan.inference.video import (
+        TemporalNormSmoother,
+        VideoError,
+        VideoFrameStylizer,
+        stylize_video,
+        video_output_path,
+    )
+
+    written = failed = 0
+    for item in items:
+        target = args.out / video_output_path(item.relative)
+        if target.exists() and not args.overwrite:
+            print(f"  exists: {target} (from {item.path}; --overwrite replaces)")
+            continue
+        smoother = (
+            TemporalNormSmoother(args.smoothing_momentum, args.scene_cut)
+            if args.temporal_smoothing
+            else None
+        )
+        try:
+            report = stylize_video(
+                item.path,
+                target,
+                VideoFrameStylizer(stylizer, smoother),
+                crf=args.crf,
+                batch=args.batch,
+                start=args.start,
+                duration=args.duration,
+                max_side=args.max_side,
+                keep_size=args.keep_size,
+                overwrite=args.overwrite,
+                progress=not args.no_progress,
+            )
+        except VideoError as error:  # its message names the file
+            print(f"  failed: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        except (OSError, ValueError, MemoryError, RuntimeError) as error:
+            print(f"  failed: {item.path}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        written += 1
+        width, height = report.size
+        print(
+            f"  video: {target} ({report.frames} frames, {width}x{height}, {report.fps:.3g} fps, "
+            f"{report.audio_streams} audio stream(s) copied, {report.scene_cuts} scene cut(s), "
+            f"{report.frames / max(report.seconds, 1e-9):.2f} frames/s)"
+        )
+        for note in report.notes:
+            print(f"  note: {item.path.name}: {note}")
+    return written, failed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -160,6 +282,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"warning: {spec}: {reason}", file=sys.stderr)
     if not items:
         print("error: no input image found", file=sys.stderr)
+        return EXIT_USAGE
+    from animegan.inference.video import is_video_file
+
+    videos = [item for item in items if is_video_file(item.path)]
+    items = [item for item in items if not is_video_file(item.path)]
+    if videos and args.face:
+        print("error: --face works on photos; stylize videos without it", file=sys.stderr)
         return EXIT_USAGE
 
     # Process-wide switches live here, not in the library.
@@ -214,6 +343,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bilateral_sigma_color=args.bilateral_sigma_color,
             ),
         )
+    if videos:
+        videos_written, videos_failed = _stylize_videos(videos, stylizer, args)
+    else:
+        videos_written = videos_failed = 0
+    if not items:
+        print(f"stylize: {videos_written} video(s) written to {args.out}, {videos_failed} failed")
+        return EXIT_SOME_FAILED if videos_failed or input_problems else EXIT_OK
+    if args.max_side is not None:
+        from animegan.inference.resize import MaxSideStylizer
+
+        stylizer = MaxSideStylizer(stylizer, args.max_side, keep_size=args.keep_size)
     report = stylize_files(
         items,
         stylizer,
@@ -235,7 +375,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  note: {len(report.alpha_dropped)} input(s) had transparency, composited over "
             f"white; pass --keep-alpha to keep it",
         )
-    return EXIT_SOME_FAILED if report.failed or input_problems else EXIT_OK
+    if videos:
+        print(f"stylize: {videos_written} video(s) written, {videos_failed} failed")
+    failed_any = report.failed or input_problems or videos_failed
+    return EXIT_SOME_FAILED if failed_any else EXIT_OK
 
 
 if __name__ == "__main__":

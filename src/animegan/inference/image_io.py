@@ -153,7 +153,9 @@ class InputItem:
 
 
 def _image_suffixes() -> frozenset[str]:
-    return frozenset(Image.registered_extensions())
+    from animegan.inference.video import VIDEO_SUFFIXES  # folders also yield their videos
+
+    return frozenset(Image.registered_extensions()) | VIDEO_SUFFIXES
 
 
 def _folder_files(folder: Path, recursive: bool) -> list[Path]:

@@ -111,12 +111,20 @@ class Stylizer:
         fake_anime, _ = self.backend(photo_to_input(photo), norm_stats, return_stats=False)
         return fake_anime[0].transpose(1, 2, 0)  # [h, w, 3] in [-1, 1]
 
-    def generate(self, photo: np.ndarray, on_tile: Callable[[], None] | None = None) -> np.ndarray:
+    def generate(
+        self,
+        photo: np.ndarray,
+        on_tile: Callable[[], None] | None = None,
+        *,
+        stats_filter: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> np.ndarray:
         """Run the generator on a photo of any size, tiling when it does not fit.
 
         Args:
             photo: ``[H, W, 3]`` uint8 RGB, H, W >= 1.
             on_tile: called after each generator call on a tile (progress).
+            stats_filter: maps the whole-image statistics ``[1, L, 2]`` of a tiled photo to
+                the ones its tiles use (video smoothing across frames); identity if None.
 
         Returns:
             ``[H, W, 3]`` uint8 RGB, the raw stylised image (no post-processing, no blending).
@@ -134,6 +142,8 @@ class Stylizer:
             if self.backend.supports_norm_stats:
                 small = _stats_copy(photo, self.stats_pixels)
                 _, norm_stats = self.backend(photo_to_input(small), None)
+                if stats_filter is not None:
+                    norm_stats = stats_filter(norm_stats)
             elif not self._warned_per_tile:
                 log.warning(
                     "backend %s cannot take external normalisation statistics: each tile is "
@@ -166,8 +176,19 @@ class Stylizer:
             raise ValueError(f"photo must be [H, W, 3] uint8, got {photo.dtype} {photo.shape}")
         if self.strength == 0.0:
             return photo.copy()
-        stylized = apply_postprocess(self.generate(photo, on_tile), self.post)
-        return blend_strength(photo, stylized, self.strength)
+        return self.finish(photo, self.generate(photo, on_tile))
+
+    def finish(self, photo: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+        """Post-process a raw stylised image and blend it with its photo by ``strength``.
+
+        Args:
+            photo: ``[H, W, 3]`` uint8 RGB, the input.
+            stylized: ``[H, W, 3]`` uint8 RGB from :meth:`generate` (or a batched run).
+
+        Returns:
+            ``[H, W, 3]`` uint8 RGB.
+        """
+        return blend_strength(photo, apply_postprocess(stylized, self.post), self.strength)
 
 
 def build_backend(
@@ -183,7 +204,8 @@ def build_backend(
 
     Args:
         weights: a generator ``.pt`` (animegan2-pytorch format), a training checkpoint of this
-            repository, or an ``.onnx`` model written by ``animegan export``.
+            repository, an ``.onnx`` model written by ``animegan export``, or a published
+            name (:data:`animegan.models.registry.PUBLISHED_WEIGHTS`).
         backend: ``"torch"``, ``"onnx"`` or ``"auto"`` (onnx for ``.onnx`` files, else torch).
             ``"onnx"`` with PyTorch weights exports a temporary ONNX model first.
         device: PyTorch device (torch backend only).
@@ -195,8 +217,9 @@ def build_backend(
         A ready backend.
     """
     from animegan.models import load_generator
+    from animegan.models.registry import resolve_weights
 
-    weights = Path(weights).expanduser()
+    weights = resolve_weights(weights)  # a published name (downloaded once) or the path
     is_onnx = weights.suffix.lower() == ".onnx"
     if backend == "auto":
         backend = "onnx" if is_onnx else "torch"
