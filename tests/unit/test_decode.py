@@ -217,9 +217,9 @@ def test_scan_cache_reuses_verdicts_and_notices_changes(
     calls: list[Path] = []
     real_check = decode._check_decodable
 
-    def counting_check(path: Path) -> str | None:
+    def counting_check(path: Path, max_pixels: int | None = None) -> tuple:
         calls.append(path)
-        return real_check(path)
+        return real_check(path, max_pixels)
 
     monkeypatch.setattr(decode, "_check_decodable", counting_check)
     second = scan_image_folder(folder, cache_dir=cache)
@@ -254,7 +254,7 @@ def test_empty_and_all_broken_folders_error(tmp_path: Path) -> None:
     broken.mkdir()
     (broken / "a.jpg").write_bytes(b"")
     (broken / "b.jpg").write_bytes(b"xx")
-    with pytest.raises(DatasetNotFoundError, match="all 2 files") as info:
+    with pytest.raises(DatasetNotFoundError, match="all 2 entries") as info:
         scan_image_folder(broken)
     assert str(broken) in str(info.value)
 

@@ -22,6 +22,7 @@ from animegan.data.datasets import (
     default_train_transform,
 )
 from animegan.data.decode import (
+    DEFAULT_MAX_PIXELS,
     DatasetNotFoundError,
     ScanResult,
     default_cache_dir,
@@ -101,6 +102,8 @@ class AnimeGANDataModule(L.LightningDataModule):
         builtin: build the embedded quickstart dataset into ``root`` when it is missing or empty.
         use_official_smooth: use ``<Style>/smooth/`` files when present (official recipe); when
             False, smooth images are always computed from the anime image at ``image_size``.
+        max_pixels: images whose header gives more pixels (width x height) are skipped and
+            listed without being decoded; ``None``: no limit beyond PIL's own.
     """
 
     def __init__(
@@ -124,6 +127,7 @@ class AnimeGANDataModule(L.LightningDataModule):
         num_val_images: int = 8,
         builtin: bool = False,
         use_official_smooth: bool = True,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
     ) -> None:
         super().__init__()
         if image_size <= 0 or batch_size <= 0 or num_val_images <= 0:
@@ -150,6 +154,7 @@ class AnimeGANDataModule(L.LightningDataModule):
         self.num_val_images = int(num_val_images)
         self.builtin = builtin
         self.use_official_smooth = use_official_smooth
+        self.max_pixels = None if max_pixels is None else int(max_pixels)
 
         self.layout: DatasetLayout | None = None
         self.scans: dict[str, ScanResult] = {}
@@ -172,16 +177,15 @@ class AnimeGANDataModule(L.LightningDataModule):
             build_quickstart_dataset(self.root, image_size=self.image_size)
 
     def _scan_all(self, layout: DatasetLayout) -> dict[str, ScanResult]:
-        scans = {
-            "photo": scan_image_folder(layout.photo_dir, self.cache_dir, role="training photos"),
-            "anime": scan_image_folder(layout.anime_dir, self.cache_dir, role="anime images"),
-        }
+        def scan(folder: Path, role: str) -> ScanResult:
+            return scan_image_folder(folder, self.cache_dir, role=role, max_pixels=self.max_pixels)
+
+        scans = {"photo": scan(layout.photo_dir, "training photos")}
+        scans["anime"] = scan(layout.anime_dir, "anime images")
         if layout.val_dir is not None:
-            scans["val"] = scan_image_folder(
-                layout.val_dir, self.cache_dir, role="validation photos"
-            )
+            scans["val"] = scan(layout.val_dir, "validation photos")
         if layout.test_dir is not None:
-            scans["test"] = scan_image_folder(layout.test_dir, self.cache_dir, role="test photos")
+            scans["test"] = scan(layout.test_dir, "test photos")
         return scans
 
     def _resolve(self) -> DatasetLayout:

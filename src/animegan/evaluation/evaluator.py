@@ -10,7 +10,10 @@ Protocol (fixed here, set in ``conf/metrics/*.yaml``):
 * Inputs: photos and reference anime are decoded, resized so the shorter side is ``image_size``
   and center-cropped to ``image_size``² (the validation transform of the datamodule).
   ``num_photos`` / ``num_reference`` cap the counts by taking evenly spaced files of the sorted
-  lists (deterministic, spread over the whole set).
+  lists (deterministic, spread over the whole set). Files the folder scan left out (undecodable,
+  above the pixel limit, dangling links, folders named like images) are never dropped silently:
+  they are logged in one warning and recorded with their reasons in the result (``skipped``) and
+  its counts (``info``: ``photos_found``, ``photos_scored``, ``photos_skipped``, ...).
 * Stylized images are quantised to 8 bit (what a saved image holds) before any metric.
 * FID / KID: stylized photos vs reference anime, features of the configured extractor; reference
   features are cached on disk (:class:`~animegan.evaluation.metrics.ReferenceFeatureCache`).
@@ -42,6 +45,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from animegan.data.datasets import PhotoDataset
+from animegan.data.decode import warn_skipped
 from animegan.evaluation.metrics import (
     FaceCrop,
     IdentityModel,
@@ -55,7 +59,13 @@ from animegan.evaluation.metrics import (
 from animegan.faces.identity_metric import summarize_cosines
 from animegan.utils.images import to_uint8_image
 
-__all__ = ["EvaluationResult", "Evaluator", "evenly_spaced", "inputs_from_datamodule"]
+__all__ = [
+    "EvaluationResult",
+    "Evaluator",
+    "evenly_spaced",
+    "input_counts",
+    "inputs_from_datamodule",
+]
 
 log = logging.getLogger(__name__)
 
@@ -93,20 +103,63 @@ def inputs_from_datamodule(
     Returns:
         ``(photo_paths, reference_paths)``: the fixed validation subset and the anime references.
     """
-    from animegan.data.decode import scan_image_folder
+    from animegan.data.decode import DEFAULT_MAX_PIXELS, ImagePaths, scan_image_folder
 
     if getattr(datamodule, "layout", None) is None:
         datamodule.setup("fit")
     photos = list(getattr(datamodule, "val_photos", []))
     if not photos:
         raise ValueError("the datamodule has no validation photos to evaluate")
+    scans = getattr(datamodule, "scans", {})
+    # The scan the validation photos were drawn from: what it left out is reported with them.
+    source = scans.get("val") or scans.get("photo")
+    if source is not None:
+        photos = ImagePaths(
+            photos, folder=source.folder, skipped=source.skipped, found=source.found
+        )
     if reference_dir is not None:
         references = scan_image_folder(
-            reference_dir, getattr(datamodule, "cache_dir", None), role="reference anime images"
+            reference_dir,
+            getattr(datamodule, "cache_dir", None),
+            role="reference anime images",
+            max_pixels=getattr(datamodule, "max_pixels", DEFAULT_MAX_PIXELS),
         ).paths
     else:
-        references = list(datamodule.scans["anime"].paths)
+        references = datamodule.scans["anime"].paths
     return photos, references
+
+
+def _skipped_of(paths: Sequence[Any], given: Sequence[tuple[Any, str]] | None) -> list:
+    if given is not None:
+        return [(Path(path), str(reason)) for path, reason in given]
+    return [(Path(path), str(reason)) for path, reason in getattr(paths, "skipped", ())]
+
+
+def input_counts(
+    role: str, given: Sequence[Any], used: Sequence[Any], skipped: Sequence[Any]
+) -> dict[str, int]:
+    """How many inputs of one kind were found, used, skipped and left out by the cap.
+
+    Args:
+        role: key prefix, ``"photos"`` or ``"references"``.
+        given: the usable paths passed in (an :class:`~animegan.data.decode.ImagePaths` also
+            knows how many entries its folder held).
+        used: the paths actually evaluated (after ``num_photos``/``num_reference``).
+        skipped: ``(path, reason)`` of the entries left out as unusable.
+
+    Returns:
+        ``{role}_found`` (entries considered), ``{role}_scored`` (or ``_used`` for references),
+        ``{role}_skipped`` and ``{role}_not_sampled`` (usable, left out by the cap or by the
+        fixed validation subset).
+    """
+    found = int(getattr(given, "found", len(given) + len(skipped)))
+    used_key = "scored" if role == "photos" else "used"
+    return {
+        f"{role}_found": found,
+        f"{role}_{used_key}": len(used),
+        f"{role}_skipped": len(skipped),
+        f"{role}_not_sampled": max(found - len(skipped) - len(used), 0),
+    }
 
 
 @dataclass
@@ -120,7 +173,11 @@ class EvaluationResult:
             ``identity`` (when computed).
         photos: uint8 [K, 3, S, S] of the first ``num_grid_images`` photos (CPU).
         fakes: uint8 [K, 3, S, S], their stylized images.
-        info: protocol details: counts, image size, extractor ids, cache hit, seconds.
+        info: protocol details: counts (``photos_found``/``_scored``/``_skipped``/
+            ``_not_sampled``, and ``references_*`` when FID/KID ran), image size, extractor
+            ids, cache hit, seconds.
+        skipped: one dict per input left out as unusable: ``role`` (``"photo"`` or
+            ``"reference"``), ``path``, ``reason``.
     """
 
     metrics: dict[str, float]
@@ -128,6 +185,7 @@ class EvaluationResult:
     photos: Tensor
     fakes: Tensor
     info: dict[str, Any] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)
 
 
 def _distributed() -> tuple[int, int]:
@@ -241,6 +299,7 @@ class Evaluator:
         self.num_grid_images = int(num_grid_images)
         self.seed = int(seed)
         self.num_workers = int(num_workers)
+        self._warned: set[tuple[str, tuple[tuple[Path, str], ...]]] = set()
 
     # ---------------------------------------------------------------------------- helpers
     def describe(self) -> dict[str, Any]:
@@ -341,21 +400,31 @@ class Evaluator:
         reference_paths: Sequence[str | os.PathLike[str]] = (),
         *,
         device: torch.device | str | None = None,
+        skipped_photos: Sequence[tuple[str | os.PathLike[str], str]] | None = None,
+        skipped_references: Sequence[tuple[str | os.PathLike[str], str]] | None = None,
     ) -> EvaluationResult:
         """Stylize ``photo_paths`` with ``generator`` and compute every configured metric.
 
         Args:
             generator: photo → anime network, RGB [-1, 1] in and out; put in eval mode for the
                 call and restored afterwards.
-            photo_paths: photos to stylize (capped to ``num_photos``, evenly spaced).
+            photo_paths: photos to stylize (capped to ``num_photos``, evenly spaced); the
+                ``paths`` of :func:`~animegan.data.decode.scan_image_folder` carry the files
+                the scan left out, which are then reported.
             reference_paths: anime images FID/KID compare against (capped to
                 ``num_reference``); may be empty when no ``fid_features`` are configured.
             device: where networks run; default: the generator's device.
+            skipped_photos: ``(path, reason)`` of photos left out before the call; default:
+                ``photo_paths.skipped`` when present, else none.
+            skipped_references: the same for the reference images.
 
         Returns:
-            :class:`EvaluationResult` with identical values on every rank.
+            :class:`EvaluationResult` with identical values on every rank; every skipped input
+            is in its ``skipped`` list and counts, and logged once in a warning (rank 0).
         """
         started = time.perf_counter()
+        photo_skips = _skipped_of(photo_paths, skipped_photos)
+        reference_skips = _skipped_of(reference_paths, skipped_references)
         if device is None:
             parameter = next(generator.parameters(), None)
             device = parameter.device if parameter is not None else torch.device("cpu")
@@ -411,6 +480,17 @@ class Evaluator:
 
         metrics: dict[str, float] = {}
         info: dict[str, Any] = {**self.describe(), "num_photos": len(photos_all)}
+        info |= input_counts("photos", photo_paths, photos_all, photo_skips)
+        skipped = [{"role": "photo", "path": str(p), "reason": r} for p, r in photo_skips]
+        if self.fid_features is not None:
+            info |= input_counts("references", reference_paths, references, reference_skips)
+            skipped += [
+                {"role": "reference", "path": str(p), "reason": r} for p, r in reference_skips
+            ]
+        if rank == 0:
+            self._warn_skipped(photo_skips, "the evaluated photos")
+            if self.fid_features is not None:
+                self._warn_skipped(reference_skips, "the FID/KID reference images")
         if self.fid_features is not None:
             fake_features = gathered("features")
             real_features, cache_hit = self.reference_features(references, device)
@@ -463,4 +543,14 @@ class Evaluator:
             photos=kept_photos[: self.num_grid_images],
             fakes=kept_fakes[: self.num_grid_images],
             info=info,
+            skipped=skipped,
         )
+
+    def _warn_skipped(self, skips: list[tuple[Path, str]], what: str) -> None:
+        """One warning per distinct list of skipped files (``make compare`` evaluates the same
+        photos once per checkpoint; the list is logged once)."""
+        key = (what, tuple(skips))
+        if not skips or key in self._warned:
+            return
+        self._warned.add(key)
+        warn_skipped(skips, log, left_out_of=what)

@@ -58,12 +58,14 @@ def result_to_dict(result: EvaluationResult, extra: Mapping[str, Any] | None = N
         extra: additional top-level entries (checkpoint path, epoch, ...).
 
     Returns:
-        A dict of plain values; NaN becomes ``None``.
+        A dict of plain values; NaN becomes ``None``. ``skipped`` lists every input left out
+        (``role``, ``path``, ``reason``); the counts are in ``info`` (``photos_found``, ...).
     """
     return {
         **dict(extra or {}),
         "metrics": {k: json_value(v) for k, v in result.metrics.items()},
         "info": {k: json_value(v) for k, v in result.info.items()},
+        "skipped": [dict(row) for row in result.skipped],
         "per_image": [{k: json_value(v) for k, v in row.items()} for row in result.per_image],
     }
 
@@ -193,6 +195,24 @@ HTML_STYLE = (
 )
 
 
+# Rows of the skipped-inputs table in report.md/html; metrics.json always lists every one.
+MAX_SKIPPED_ROWS = 100
+
+
+def _skipped_table(result: EvaluationResult) -> tuple[list[str], list[list[str]], str]:
+    """Header, rows and a one-line summary of the inputs the evaluation left out."""
+    skipped = result.skipped
+    counts = ", ".join(
+        f"{sum(row['role'] == role for row in skipped)} {role}(s)"
+        for role in dict.fromkeys(row["role"] for row in skipped)
+    )
+    note = f"{len(skipped)} input(s) were left out and not scored ({counts}); not modified."
+    if len(skipped) > MAX_SKIPPED_ROWS:
+        note += f" The first {MAX_SKIPPED_ROWS} are shown; metrics.json lists all."
+    rows = [[row["role"], row["path"], row["reason"]] for row in skipped[:MAX_SKIPPED_ROWS]]
+    return ["role", "file", "reason"], rows, note
+
+
 def write_report(
     result: EvaluationResult,
     output_dir: str | Path,
@@ -206,6 +226,8 @@ def write_report(
     Files: ``metrics.json``, ``per_image.csv``, ``grid.png`` (photo | stylized),
     ``per_image.png`` (score histograms), ``training_curves.png`` (when ``training_metrics_csv``
     is given and has metric or loss columns), ``report.md`` and ``report.html`` showing them.
+    The reports list the skipped inputs with their reasons in a section of their own, and
+    their counts (found, scored, skipped, not sampled) among the protocol details.
 
     Args:
         result: the evaluation.
@@ -249,8 +271,12 @@ def write_report(
         for name in ("grid", "per_image_figure", "training_curves")
         if name in files
     ]
+    skipped_header, skipped_rows, skipped_note = _skipped_table(result)
     markdown = [f"# {title}", "", markdown_table(header, metric_rows), ""]
     markdown += ["## Protocol and inputs", "", markdown_table(["key", "value"], detail_rows), ""]
+    if skipped_rows:
+        markdown += ["## Skipped inputs", "", skipped_note, ""]
+        markdown += [markdown_table(skipped_header, skipped_rows), ""]
     for name, file_name in figures:
         markdown += [f"## {name.replace('_', ' ')}", "", f"![{name}]({file_name})", ""]
     files["report_md"] = output_dir / "report.md"
@@ -258,6 +284,9 @@ def write_report(
 
     body = [f"<h1>{html.escape(title)}</h1>", html_table(header, metric_rows)]
     body += ["<h2>Protocol and inputs</h2>", html_table(["key", "value"], detail_rows)]
+    if skipped_rows:
+        body += ["<h2>Skipped inputs</h2>", f"<p>{html.escape(skipped_note)}</p>"]
+        body.append(html_table(skipped_header, skipped_rows))
     for name, file_name in figures:
         body += [f"<h2>{html.escape(name.replace('_', ' '))}</h2>", f'<img src="{file_name}">']
     files["report_html"] = output_dir / "report.html"
