@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from animegan.data.decode import ImageDecodeError, read_image_rgb
+from animegan.data.decode import ImageDecodeError, entry_problem, read_image_rgb
 
 __all__ = [
     "DecodedImage",
     "InputItem",
     "collect_inputs",
+    "probe_writable",
     "read_photo",
     "write_image",
 ]
@@ -56,21 +57,26 @@ def _has_alpha(img: Image.Image) -> bool:
     return img.mode in _ALPHA_MODES or "transparency" in img.info
 
 
-def read_photo(path: str | os.PathLike[str], *, keep_alpha: bool = False) -> DecodedImage:
+def read_photo(
+    path: str | os.PathLike[str], *, keep_alpha: bool = False, max_pixels: int | None = None
+) -> DecodedImage:
     """Decode an image file for stylisation.
 
     Args:
         path: image file (format judged by content, not by extension).
         keep_alpha: also return the alpha channel (EXIF-rotated like the colour).
+        max_pixels: refuse (from the header, before decoding) images with more pixels;
+            ``None``: no limit beyond PIL's own.
 
     Returns:
         :class:`DecodedImage`.
 
     Raises:
+        ImageTooLargeError: the image is above ``max_pixels``.
         ImageDecodeError: the file is missing, empty, truncated or not an image.
     """
     path = Path(path)
-    rgb = read_image_rgb(path)
+    rgb = read_image_rgb(path, max_pixels=max_pixels)
     alpha = None
     try:
         with Image.open(path) as img:
@@ -144,6 +150,43 @@ def write_image(
     return path
 
 
+def probe_writable(folder: str | os.PathLike[str]) -> str | None:
+    """Check that files can be written into ``folder``, leaving nothing behind.
+
+    Creates the missing folders, writes and deletes a small hidden file, then removes the
+    folders it created. A real write is the only test that holds for read-only mounts, full
+    disks and root (for whom permission bits do not apply).
+
+    Args:
+        folder: the output folder (it may not exist yet).
+
+    Returns:
+        ``None`` when writable, else a message saying why not.
+    """
+    folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        return f"{folder} exists and is not a folder"
+    created: list[Path] = []
+    try:
+        missing = [p for p in [folder, *folder.parents] if not p.exists()]
+        for parent in reversed(missing):
+            parent.mkdir()
+            created.append(parent)
+        probe = folder / f".animegan-write-test.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        with probe.open("wb") as handle:
+            handle.write(b"0" * 4096)
+        probe.unlink()
+    except OSError as error:
+        return f"cannot write into {folder}: {error.strerror or error}"
+    finally:
+        for path in reversed(created):
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+    return None
+
+
 @dataclass(frozen=True)
 class InputItem:
     """One input file and the path of its output relative to the output folder."""
@@ -158,16 +201,23 @@ def _image_suffixes() -> frozenset[str]:
     return frozenset(Image.registered_extensions()) | VIDEO_SUFFIXES
 
 
-def _folder_files(folder: Path, recursive: bool) -> list[Path]:
+def _folder_files(folder: Path, recursive: bool) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Image files of a folder (by suffix), and entries named like images that are not files."""
     suffixes = _image_suffixes()
     candidates = folder.rglob("*") if recursive else folder.iterdir()
     files = []
+    odd = []
     for p in candidates:
         if any(part.startswith(".") for part in p.relative_to(folder).parts):
             continue
-        if p.is_file() and p.suffix.lower() in suffixes:
+        if p.suffix.lower() not in suffixes:
+            continue
+        problem = entry_problem(p)
+        if problem is None:
             files.append(p)
-    return sorted(files)
+        elif not (recursive and p.is_dir()):  # a recursive run descends into album.jpg/
+            odd.append((str(p), problem))
+    return sorted(files), sorted(odd)
 
 
 def collect_inputs(
@@ -179,7 +229,8 @@ def collect_inputs(
     ``recursive``, sub-folders too, keeping their relative path); a pattern with ``*``, ``?`` or
     ``[`` is expanded with :mod:`glob` (``**`` allowed). Explicitly named files are always
     tried, whatever their suffix. When two inputs would get the same output name, the later
-    one is reported, not processed.
+    one is reported, not processed. Entries named like images that are not regular files
+    (dangling links, link loops, pipes, folders named ``*.jpg``) are reported, never opened.
 
     Args:
         specs: command-line inputs.
@@ -210,21 +261,33 @@ def collect_inputs(
     for spec in specs:
         text = os.fspath(spec)
         path = Path(text).expanduser()
-        if path.is_file():
+        problem = entry_problem(path)
+        if problem is None:
             add(path, Path(path.name))
         elif path.is_dir():
-            files = _folder_files(path, recursive)
+            files, odd = _folder_files(path, recursive)
+            problems.extend(odd)
             if not files:
-                problems.append((text, "folder holds no image files"))
+                found = f" (only {len(odd)} unusable entries named like images)" if odd else ""
+                problems.append((text, f"folder holds no image files{found}"))
             for file in files:
                 add(file, file.relative_to(path))
-        elif glob.has_magic(text):
+        elif glob.has_magic(text) and not path.is_symlink():
             matches = sorted(Path(m) for m in glob.glob(os.path.expanduser(text), recursive=True))
-            files = [m for m in matches if m.is_file()]
+            files = [m for m in matches if entry_problem(m) is None]
+            suffixes = _image_suffixes()
+            problems.extend(
+                (str(m), str(entry_problem(m)))
+                for m in matches
+                if entry_problem(m) is not None
+                and (not m.is_dir() or m.suffix.lower() in suffixes)
+            )
             if not files:
                 problems.append((text, "pattern matches no file"))
             for file in files:
                 add(file, Path(file.name))
-        else:
+        elif problem == "does not exist":
             problems.append((text, "no such file or folder"))
+        else:
+            problems.append((text, problem))
     return items, problems
