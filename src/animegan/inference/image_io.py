@@ -279,8 +279,7 @@ def collect_inputs(
             problems.extend(
                 (str(m), str(entry_problem(m)))
                 for m in matches
-                if entry_problem(m) is not None
-                and (not m.is_dir() or m.suffix.lower() in suffixes)
+                if entry_problem(m) is not None and (not m.is_dir() or m.suffix.lower() in suffixes)
             )
             if not files:
                 problems.append((text, "pattern matches no file"))
