@@ -1,4 +1,4 @@
-"""Networks: the AnimeGANv2 generator and discriminator, and the frozen VGG19 loss network."""
+"""Networks: the AnimeGANv2 generators (full, lite), discriminator, frozen VGG19 loss network."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from animegan.models.arcface import (
     load_arcface_onnx_weights,
 )
 from animegan.models.discriminator import Discriminator
-from animegan.models.generator import Generator, export_state_dict, load_generator
+from animegan.models.generator import (
+    Generator,
+    detect_generator_class,
+    export_state_dict,
+    generator_layouts,
+    load_generator,
+)
+from animegan.models.generator_lite import GeneratorLite
 from animegan.models.vgg import VGG19Features, vgg19_cache_path
 from animegan.models.weights import InvalidWeightsError, WeightsNotFoundError, count_parameters
 
@@ -20,10 +27,13 @@ __all__ = [
     "IResNet",
     "InvalidWeightsError",
     "Generator",
+    "GeneratorLite",
     "VGG19Features",
     "WeightsNotFoundError",
     "count_parameters",
+    "detect_generator_class",
     "export_state_dict",
+    "generator_layouts",
     "iresnet18",
     "iresnet34",
     "iresnet50",

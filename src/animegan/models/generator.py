@@ -176,9 +176,41 @@ def _generator_not_found_hint() -> str:
     return (
         "Put a generator state_dict there (animegan2-pytorch format, e.g. face_paint_512_v2.pt "
         "or paprika.pt from github.com/bryandlee/animegan2-pytorch, keys like "
-        "'block_a.0.1.weight'), or a training checkpoint (.ckpt) of this repository, "
-        "or pass the path of an existing file."
+        "'block_a.0.1.weight'; or a lite generator's, keys like 'stem.1.weight'), or a "
+        "training checkpoint (.ckpt) of this repository, or pass the path of an existing file."
     )
+
+
+def generator_layouts() -> dict[str, type[nn.Module]]:
+    """The generator classes a weight file can hold, by config name (``conf/model/<name>``).
+
+    Returns:
+        ``{"animeganv2": Generator, "animeganv2_lite": GeneratorLite}``.
+    """
+    from animegan.models.generator_lite import GeneratorLite  # imports this module
+
+    return {"animeganv2": Generator, "animeganv2_lite": GeneratorLite}
+
+
+def _layout_keys(generator_class: type[nn.Module]) -> list[str]:
+    return list(generator_class().state_dict().keys())
+
+
+def detect_generator_class(keys: list[str] | set[str]) -> type[nn.Module] | None:
+    """The generator class whose ``state_dict`` keys overlap ``keys`` the most.
+
+    Args:
+        keys: state_dict keys without prefix (e.g. ``"block_a.0.1.weight"``).
+
+    Returns:
+        :class:`Generator` or :class:`~animegan.models.GeneratorLite`; ``None`` when no key
+        of either layout is present. The two layouts share no key except ``out_layer.0.weight``,
+        so a file of one never scores higher on the other.
+    """
+    keys = set(keys)
+    scores = {cls: len(keys & set(_layout_keys(cls))) for cls in generator_layouts().values()}
+    best = max(scores, key=scores.__getitem__)
+    return best if scores[best] > 0 else None
 
 
 def load_generator(
@@ -186,13 +218,16 @@ def load_generator(
     map_location: str | torch.device = "cpu",
     *,
     prefix: str = "generator.",
-) -> Generator:
-    """Build a Generator from a weight file and put it in eval mode.
+) -> nn.Module:
+    """Build a generator from a weight file and put it in eval mode.
 
-    Accepts a plain state_dict (animegan2-pytorch ``.pt`` format) or a checkpoint of this
-    repository (a dict whose ``"state_dict"`` holds the generator under ``prefix``, other keys
-    ignored). ``_orig_mod.`` (torch.compile) and ``module.`` (DDP) key parts are dropped. The
-    file is read with ``weights_only=True`` and loaded with ``strict=True``.
+    Accepts a plain state_dict (animegan2-pytorch ``.pt`` format, or a lite generator's) or a
+    checkpoint of this repository (a dict whose ``"state_dict"`` holds the generator under
+    ``prefix``, other keys ignored). The layout (full :class:`Generator` or
+    :class:`~animegan.models.GeneratorLite`) is told from the keys. ``_orig_mod.``
+    (torch.compile) and ``module.`` (DDP) key parts are dropped. The file is read with
+    ``weights_only=True`` and loaded with ``strict=True``; no class named in the file is ever
+    built.
 
     Args:
         path: weight file.
@@ -201,7 +236,7 @@ def load_generator(
             ``"generator_ema."`` to load an EMA copy.
 
     Returns:
-        Generator in eval mode with the file's weights.
+        ``Generator`` or ``GeneratorLite`` in eval mode with the file's weights.
 
     Raises:
         WeightsNotFoundError: ``path`` does not exist.
@@ -215,49 +250,54 @@ def load_generator(
             hint=_generator_not_found_hint(),
         )
     )
-    generator = Generator()
-    expected = list(generator.state_dict().keys())
     selected = select_prefixed(state_dict, prefix) or state_dict
-    if not set(selected) & set(expected):
+    generator_class = detect_generator_class(list(selected))
+    if generator_class is None:
+        expected = _layout_keys(Generator)
         raise ValueError(
             f"{path} holds no generator weights. Found keys {describe_keys(list(state_dict))}; "
             f"expected a plain generator state_dict with keys like "
-            f"{describe_keys(expected[:3], limit=3)} or a checkpoint with keys like "
-            f"'{prefix}{expected[0]}'."
+            f"{describe_keys(expected[:3], limit=3)} (or 'stem.1.weight' for the lite "
+            f"generator) or a checkpoint with keys like '{prefix}{expected[0]}'."
         )
+    generator = generator_class()
     try:
         generator.load_state_dict(selected, strict=True)
     except RuntimeError as error:
+        expected = generator.state_dict()
+        params = sum(p.numel() for p in generator.parameters())
         raise ValueError(
-            f"{path} holds generator weights that do not fit the AnimeGANv2 generator layout "
-            f"(2,143,552 parameters, 77 tensors): {error}"
+            f"{path} holds generator weights that do not fit the {generator_class.__name__} "
+            f"layout ({params:,} parameters, {len(expected)} tensors): {error}"
         ) from error
     return generator.to(map_location).eval()
 
 
 def export_state_dict(generator: nn.Module, path: str | Path) -> Path:
-    """Write a generator's weights as a plain state_dict in the animegan2-pytorch format.
+    """Write a generator's weights as a plain state_dict (the animegan2-pytorch format).
 
     Args:
-        generator: a Generator, possibly wrapped by torch.compile or DDP.
+        generator: a Generator or GeneratorLite, possibly wrapped by torch.compile or DDP.
         path: output file (parent folders are created).
 
     Returns:
-        The path written; ``load_generator`` and the port's ``Generator`` both load it.
+        The path written; ``load_generator`` loads it (and the port's ``Generator`` loads a
+        full generator's file).
 
     Raises:
-        ValueError: the module's keys are not the Generator layout.
+        ValueError: the module's keys are neither generator layout.
     """
     state_dict = {
         k: v.detach().to("cpu").contiguous().clone()
         for k, v in strip_wrapper_prefixes(generator.state_dict()).items()
     }
-    expected = list(Generator().state_dict().keys())
+    generator_class = detect_generator_class(list(state_dict)) or Generator
+    expected = _layout_keys(generator_class)
     if set(state_dict) != set(expected):
         missing = [k for k in expected if k not in state_dict]
         unexpected = [k for k in state_dict if k not in expected]
         raise ValueError(
-            f"Not a Generator layout: missing {describe_keys(missing)}, "
+            f"Not a {generator_class.__name__} layout: missing {describe_keys(missing)}, "
             f"unexpected {describe_keys(unexpected)}."
         )
     path = Path(path)
