@@ -14,7 +14,13 @@ from omegaconf import OmegaConf
 from animegan.cli.train import build_callbacks, build_loggers
 from animegan.data import AnimeGANDataModule
 from animegan.losses import AnimeGANObjective
-from animegan.models import Discriminator, Generator, VGG19Features, export_state_dict
+from animegan.models import (
+    Discriminator,
+    Generator,
+    GeneratorLite,
+    VGG19Features,
+    export_state_dict,
+)
 from animegan.training import AnimeGANModule
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
@@ -42,7 +48,8 @@ def test_every_group_has_options() -> None:
 @pytest.mark.parametrize("option", options("model"))
 def test_model_options_instantiate(option: str, compose_train, tmp_path: Path) -> None:
     cfg = compose_train([f"model={option}", "model.vgg.weights=random"], tmp_path)
-    assert isinstance(hydra.utils.instantiate(cfg.model.generator), Generator)
+    generator = hydra.utils.instantiate(cfg.model.generator)
+    assert isinstance(generator, GeneratorLite if option.endswith("_lite") else Generator)
     assert isinstance(hydra.utils.instantiate(cfg.model.discriminator), Discriminator)
     with pytest.warns(UserWarning, match="random"):
         assert isinstance(hydra.utils.instantiate(cfg.model.vgg), VGG19Features)

@@ -73,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     int8.add_argument(
         "--fp32-layers",
-        default="block_a.0,out_layer",
-        help="generator layers whose convs stay fp32 ('' = none)",
+        default="auto",
+        help="generator layers whose convs stay fp32, e.g. block_a.0,out_layer ('' = none; "
+        "default auto: the first and the last conv, for the full and the lite generator)",
     )
     int8.add_argument("--reduce-range", action="store_true", help="7-bit INT8 weights")
     int8.add_argument(
@@ -104,6 +105,13 @@ def _export_onnx(args: argparse.Namespace) -> int:
     from animegan.models import load_generator
 
     generator = load_generator(args.weights, prefix=args.prefix)
+    min_side = getattr(generator, "min_side", 8)
+    too_small = [f"{h}x{w}" for h, w in args.parity_sizes if min(h, w) < min_side]
+    if too_small and not args.no_parity:
+        raise ValueError(
+            f"--parity-sizes {' '.join(too_small)}: this {type(generator).__name__} needs sides "
+            f">= {min_side}; pass larger sizes"
+        )
     start = time.perf_counter()
     path = export_onnx(generator, args.out, opset=args.opset)
     print(
@@ -130,7 +138,11 @@ def _export_onnx(args: argparse.Namespace) -> int:
             int8_path,
             calib,
             calibration_size=args.calib_size,
-            fp32_layers=[x for x in args.fp32_layers.split(",") if x],
+            fp32_layers=(
+                None
+                if args.fp32_layers == "auto"
+                else [x for x in args.fp32_layers.split(",") if x]
+            ),
             calibrate_method=args.calibrate_method,
             reduce_range=args.reduce_range,
         )

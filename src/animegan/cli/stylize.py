@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     post.add_argument(
         "--unsharp", action="store_true", help="unsharp mask (sigma 1 px, amount 0.5)"
     )
+    post.add_argument(
+        "--match-brightness",
+        action="store_true",
+        help="scale the result so its mean luma equals the photo's (the official "
+        "tools/adjust_brightness.py; whole image, after the other steps)",
+    )
     post.add_argument("--unsharp-amount", type=float, default=0.5, help="unsharp gain")
     post.add_argument(
         "--bilateral-sigma-color",
@@ -450,6 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bilateral=args.bilateral,
                 white_balance=args.white_balance,
                 unsharp=args.unsharp,
+                match_brightness=args.match_brightness,
                 unsharp_amount=args.unsharp_amount,
                 bilateral_sigma_color=args.bilateral_sigma_color,
             ),

@@ -31,11 +31,15 @@ import torch
 from torch import nn
 
 from animegan.inference.backends import (
+    DEFAULT_MIN_SIDE,
+    DEFAULT_TILE_ALIGN,
+    MIN_SIDE_METADATA,
     NORM_MIX_INPUT,
     NORM_STATS_INPUT,
     NORM_STATS_OUTPUT,
     OUTPUT_NAME,
     PHOTO_INPUT,
+    TILE_ALIGN_METADATA,
     ort_session_options,
 )
 from animegan.inference.norm_stats import NormStatsGenerator
@@ -58,8 +62,11 @@ DEFAULT_PARITY_SIZES: tuple[tuple[int, int], ...] = ((64, 64), (65, 77), (97, 53
 PARITY_TOLERANCE = 1e-4
 
 
-def _add_input_defaults(model_path: Path, num_norms: int) -> None:
-    """Give ``norm_stats``/``norm_mix`` default values, so feeding only ``photo`` works."""
+def _add_input_defaults(
+    model_path: Path, num_norms: int, min_side: int, tile_align: int, architecture: str
+) -> None:
+    """Give ``norm_stats``/``norm_mix`` default values, so feeding only ``photo`` works, and
+    record the generator's geometry (smallest side, tile alignment) for the stylize pipeline."""
     import onnx
     from onnx import numpy_helper
 
@@ -80,7 +87,13 @@ def _add_input_defaults(model_path: Path, num_norms: int) -> None:
     )
     onnx.helper.set_model_props(
         model,
-        {"animegan.input_range": "[-1, 1]", "animegan.num_norms": str(num_norms)},
+        {
+            "animegan.input_range": "[-1, 1]",
+            "animegan.num_norms": str(num_norms),
+            "animegan.architecture": architecture,
+            MIN_SIDE_METADATA: str(min_side),
+            TILE_ALIGN_METADATA: str(tile_align),
+        },
     )
     onnx.save(model, str(model_path))
 
@@ -94,18 +107,26 @@ def export_onnx(
 ) -> Path:
     """Export a generator to ONNX with dynamic batch, height and width.
 
+    The model's metadata records the generator class (``animegan.architecture``) and its
+    ``animegan.min_side`` / ``animegan.tile_align``, which the ONNX stylize backend reads.
+
     Args:
-        generator: AnimeGANv2 generator (on any device; exported from a CPU copy).
+        generator: AnimeGANv2 generator, full or lite (on any device; exported from a CPU
+            copy).
         path: output ``.onnx`` file (parent folders are created).
         opset: ONNX opset (>= 17).
-        sample_size: side of the example input used for tracing (any size >= 8 gives the same
-            graph, since every shape is dynamic).
+        sample_size: side of the example input used for tracing (any size >= the generator's
+            ``min_side`` gives the same graph, since every shape is dynamic); raised to
+            ``min_side`` when smaller.
 
     Returns:
         The written path.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    min_side = int(getattr(generator, "min_side", DEFAULT_MIN_SIDE))
+    tile_align = int(getattr(generator, "tile_align", DEFAULT_TILE_ALIGN))
+    sample_size = max(sample_size, min_side)
     model = NormStatsGenerator(generator).to("cpu").float().eval()
     example = (
         torch.zeros(1, 3, sample_size, sample_size),
@@ -133,8 +154,17 @@ def export_onnx(
                 NORM_STATS_OUTPUT: {0: "batch"},
             },
         )
-    _add_input_defaults(path, model.num_norms)
+    _add_input_defaults(
+        path, model.num_norms, min_side, tile_align, type(_unwrap(generator)).__name__
+    )
     return path
+
+
+def _unwrap(generator: nn.Module) -> nn.Module:
+    """The module inside torch.compile / DDP wrappers (for its class name)."""
+    while hasattr(generator, "_orig_mod") or hasattr(generator, "module"):
+        generator = getattr(generator, "_orig_mod", None) or generator.module
+    return generator
 
 
 @dataclass

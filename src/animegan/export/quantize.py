@@ -31,6 +31,7 @@ __all__ = [
     "PhotoCalibrationReader",
     "QualityReport",
     "conv_nodes_of_layers",
+    "edge_conv_nodes",
     "list_photos",
     "load_square_photo",
     "lpips_weights_path",
@@ -45,7 +46,8 @@ log = logging.getLogger(__name__)
 CALIBRATE_METHODS = ("minmax", "entropy", "percentile")
 # Generator layers whose convolutions stay fp32 by default: the first conv sees raw pixels and
 # the last one writes them; both are cheap (about 3% of the FLOPs) and quantizing them costs
-# the most PSNR.
+# the most PSNR. These are the full generator's names; `fp32_layers=None` finds the same two
+# convs in any exported generator (the lite one's are `stem` and `out_layer`).
 DEFAULT_FP32_LAYERS: tuple[str, ...] = ("block_a.0", "out_layer")
 # Scope of the generator inside the exported NormStatsGenerator graph.
 _GRAPH_SCOPE = "/generator"
@@ -161,6 +163,32 @@ def conv_nodes_of_layers(model_path: str | os.PathLike[str], layers: Sequence[st
     return selected
 
 
+def edge_conv_nodes(model_path: str | os.PathLike[str]) -> list[str]:
+    """Names of the first and the last Conv node of an exported generator's graph.
+
+    The generator is a chain from the photo to the output (skips only join later maps), and
+    the exporter writes nodes in execution order, so these are the conv that reads the pixels
+    and the one that writes them, whatever the layout (``block_a.0`` / ``out_layer`` in the
+    full generator, ``stem`` / ``out_layer`` in the lite one).
+
+    Args:
+        model_path: exported fp32 ONNX model.
+
+    Returns:
+        ``[first, last]`` Conv node names.
+
+    Raises:
+        ValueError: the graph has fewer than two Conv nodes.
+    """
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    convs = [node.name for node in graph.node if node.op_type == "Conv"]
+    if len(convs) < 2:
+        raise ValueError(f"{model_path} has {len(convs)} Conv nodes; is it a generator?")
+    return [convs[0], convs[-1]]
+
+
 def _topological_sort(graph) -> None:  # onnx.GraphProto, sorted in place
     available = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
     pending, ordered = list(graph.node), []
@@ -253,7 +281,7 @@ def quantize_int8(
     calibration_photos: Sequence[str | os.PathLike[str]],
     *,
     calibration_size: int = 256,
-    fp32_layers: Sequence[str] = DEFAULT_FP32_LAYERS,
+    fp32_layers: Sequence[str] | None = None,
     calibrate_method: str = "minmax",
     per_channel: bool = True,
     reduce_range: bool = False,
@@ -269,7 +297,9 @@ def quantize_int8(
         calibration_photos: real photos for activation ranges (32 is plenty).
         calibration_size: side the calibration photos are resized/cropped to.
         fp32_layers: generator layers whose convolutions stay fp32
-            (:func:`conv_nodes_of_layers` names).
+            (:func:`conv_nodes_of_layers` names); ``None`` keeps the first and the last conv
+            (:func:`edge_conv_nodes`, ``DEFAULT_FP32_LAYERS`` in the full generator); empty
+            quantizes every conv.
         calibrate_method: ``"minmax"``, ``"entropy"`` or ``"percentile"``.
         per_channel: one weight scale per output channel (else per tensor).
         reduce_range: 7-bit weights; avoids int16 saturation of u8s8 products on x86 CPUs
@@ -302,7 +332,10 @@ def quantize_int8(
         raise ValueError("INT8 calibration needs at least one photo")
     fp32_path, int8_path = Path(fp32_path), Path(int8_path)
     int8_path.parent.mkdir(parents=True, exist_ok=True)
-    excluded = conv_nodes_of_layers(fp32_path, fp32_layers) if fp32_layers else []
+    if fp32_layers is None:
+        excluded = edge_conv_nodes(fp32_path)
+    else:
+        excluded = conv_nodes_of_layers(fp32_path, fp32_layers) if fp32_layers else []
     with tempfile.TemporaryDirectory(prefix="animegan-quant-") as tmp:
         source = fp32_path
         if preprocess:

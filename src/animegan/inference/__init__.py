@@ -18,6 +18,8 @@ from animegan.inference.postprocess import (
     bilateral_smooth,
     blend_strength,
     gray_world_white_balance,
+    match_brightness,
+    mean_luma,
     unsharp_mask,
 )
 from animegan.inference.tiling import blend_window, plan_tiles, tile_starts, tiled_apply
@@ -39,6 +41,8 @@ __all__ = [
     "build_backend",
     "collect_inputs",
     "gray_world_white_balance",
+    "match_brightness",
+    "mean_luma",
     "plan_tiles",
     "read_photo",
     "stylize_files",

@@ -35,6 +35,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# Geometry of the full generator; generators that differ carry `min_side`/`tile_align`
+# attributes (GeneratorLite) and exported models the metadata keys below.
+DEFAULT_MIN_SIDE, DEFAULT_TILE_ALIGN = 8, 4
+MIN_SIDE_METADATA, TILE_ALIGN_METADATA = "animegan.min_side", "animegan.tile_align"
+
 # Names of the ONNX graph's inputs and outputs (written by animegan.export.onnx).
 PHOTO_INPUT = "photo"
 NORM_STATS_INPUT = "norm_stats"
@@ -46,10 +51,17 @@ GRAPH_OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
 
 
 class StylizeBackend(Protocol):
-    """What the stylisation pipeline needs from a backend."""
+    """What the stylisation pipeline needs from a backend.
+
+    ``min_side`` (smallest input side) and ``tile_align`` (encoder stride: tile origins are
+    multiples of it) describe the generator: 8 and 4 for the full AnimeGANv2 generator, 16 and
+    8 for the lite one.
+    """
 
     name: str
     supports_norm_stats: bool
+    min_side: int
+    tile_align: int
 
     def __call__(
         self,
@@ -91,6 +103,8 @@ class TorchBackend:
         # was ~9% faster at 512^2 on CPU, so calls that need no statistics use it.
         self.generator = _plain_copy(generator, self.device)
         self.num_norms = self.model.num_norms
+        self.min_side = int(getattr(generator, "min_side", DEFAULT_MIN_SIDE))
+        self.tile_align = int(getattr(generator, "tile_align", DEFAULT_TILE_ALIGN))
 
     @torch.inference_mode()
     def __call__(
@@ -216,6 +230,10 @@ class OnnxBackend:
         self._output_names = [outputs[0]] + (
             [NORM_STATS_OUTPUT] if self.supports_norm_stats else []
         )
+        # Written by `animegan export`; a model without them is taken for the full generator.
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        self.min_side = int(metadata.get(MIN_SIDE_METADATA, DEFAULT_MIN_SIDE))
+        self.tile_align = int(metadata.get(TILE_ALIGN_METADATA, DEFAULT_TILE_ALIGN))
 
     def __call__(
         self,

@@ -3,15 +3,16 @@
 One image goes through:
 
 1. ``strength == 0``: the photo is returned unchanged (the generator does not run).
-2. Photos with a side below 8 pixels are edge-padded to 8 (the generator's minimum), and the
-   padding is cropped off afterwards.
+2. Photos with a side below the generator's minimum (8 pixels; 16 for the lite generator) are
+   edge-padded to it, and the padding is cropped off afterwards.
 3. If the photo fits in one tile it is stylised in one call. Otherwise a statistics pass runs
    the generator once on a copy downscaled to at most ``tile * tile`` pixels and keeps its
    layer-norm statistics; then every overlapping tile is stylised with those statistics and
    blended with raised-cosine windows (:mod:`animegan.inference.tiling`). Peak memory follows
    the tile size: the generator never sees more than ``tile * tile`` pixels (plus < 4 rows and
    columns of grid rounding).
-4. Optional post-processing of the stylised image (bilateral, gray-world, unsharp mask).
+4. Optional post-processing of the whole stylised image (bilateral, gray-world, unsharp mask,
+   brightness matching to the photo's mean luma), after the tiles are assembled.
 5. Strength blending with the photo: ``strength * stylized + (1 - strength) * photo``.
 """
 
@@ -30,7 +31,7 @@ from animegan.data.decode import ImageDecodeError
 from animegan.inference.backends import OnnxBackend, StylizeBackend, TorchBackend
 from animegan.inference.image_io import InputItem, read_photo, write_image
 from animegan.inference.postprocess import PostProcess, apply_postprocess, blend_strength
-from animegan.inference.tiling import MIN_SIDE, tiled_apply
+from animegan.inference.tiling import MIN_SIDE, TILE_ALIGN, tiled_apply
 
 __all__ = [
     "BatchReport",
@@ -57,22 +58,27 @@ def output_to_uint8(fake_anime: np.ndarray) -> np.ndarray:
     return np.clip(np.rint((fake_anime + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def _stats_copy(photo: np.ndarray, max_pixels: int) -> np.ndarray:
-    """Area-downscale so that ``h * w <= max_pixels`` (aspect kept, sides >= MIN_SIDE)."""
+def _stats_copy(photo: np.ndarray, max_pixels: int, min_side: int = MIN_SIDE) -> np.ndarray:
+    """Area-downscale so that ``h * w <= max_pixels`` (aspect kept, sides >= ``min_side``)."""
     height, width = photo.shape[:2]
     scale = min(1.0, (max_pixels / float(height * width)) ** 0.5)
     if scale >= 1.0:
         return photo
-    size = (max(MIN_SIDE, round(width * scale)), max(MIN_SIDE, round(height * scale)))
+    size = (max(min_side, round(width * scale)), max(min_side, round(height * scale)))
     return cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
 
 
 class Stylizer:
     """Stylise uint8 RGB images of any size with a backend.
 
+    The generator's smallest input side and tile alignment come from the backend's
+    ``min_side``/``tile_align`` attributes (8/4 when it has none: the full generator; 16/8 for
+    the lite one).
+
     Args:
         backend: a :class:`~animegan.inference.backends.StylizeBackend`.
-        tile: tile side in pixels (>= 8); images with both sides <= ``tile`` run in one call.
+        tile: tile side in pixels (>= ``min_side`` and >= ``2 * tile_align``); images with
+            both sides <= ``tile`` run in one call.
             Bigger tiles are faster per pixel and closer to the whole-image result but need
             more memory (measured at 512: ~0.55 GB per call on CPU fp32, ~0.27 GB INT8).
         overlap: pixels shared by neighbouring tiles (< ``tile``), also the blend ramp length.
@@ -93,8 +99,13 @@ class Stylizer:
         post: PostProcess | None = None,
         stats_pixels: int | None = None,
     ) -> None:
-        if tile < MIN_SIDE:
-            raise ValueError(f"tile must be at least {MIN_SIDE} pixels, got {tile}")
+        self.min_side = int(getattr(backend, "min_side", MIN_SIDE))
+        self.tile_align = int(getattr(backend, "tile_align", TILE_ALIGN))
+        smallest_tile = max(self.min_side, 2 * self.tile_align)
+        if tile < smallest_tile:
+            raise ValueError(
+                f"tile must be at least {smallest_tile} pixels for this generator, got {tile}"
+            )
         if not 0 <= overlap < tile:
             raise ValueError(f"overlap must be in [0, tile), got {overlap} with tile {tile}")
         if not 0.0 <= strength <= 1.0:
@@ -130,7 +141,7 @@ class Stylizer:
             ``[H, W, 3]`` uint8 RGB, the raw stylised image (no post-processing, no blending).
         """
         height, width = photo.shape[:2]
-        pad_h, pad_w = max(0, MIN_SIDE - height), max(0, MIN_SIDE - width)
+        pad_h, pad_w = max(0, self.min_side - height), max(0, self.min_side - width)
         if pad_h or pad_w:
             photo = np.pad(photo, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
         if photo.shape[0] <= self.tile and photo.shape[1] <= self.tile:
@@ -140,7 +151,7 @@ class Stylizer:
         else:
             norm_stats = None
             if self.backend.supports_norm_stats:
-                small = _stats_copy(photo, self.stats_pixels)
+                small = _stats_copy(photo, self.stats_pixels, self.min_side)
                 _, norm_stats = self.backend(photo_to_input(small), None)
                 if stats_filter is not None:
                     norm_stats = stats_filter(norm_stats)
@@ -159,6 +170,7 @@ class Stylizer:
                 overlap=self.overlap,
                 finish=lambda band, _top, _bottom: output_to_uint8(band),
                 on_tile=on_tile,
+                align=self.tile_align,
             )
         return stylized[:height, :width]
 
@@ -188,7 +200,9 @@ class Stylizer:
         Returns:
             ``[H, W, 3]`` uint8 RGB.
         """
-        return blend_strength(photo, apply_postprocess(stylized, self.post), self.strength)
+        return blend_strength(
+            photo, apply_postprocess(stylized, self.post, photo=photo), self.strength
+        )
 
 
 def build_backend(

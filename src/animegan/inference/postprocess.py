@@ -17,8 +17,13 @@ __all__ = [
     "bilateral_smooth",
     "blend_strength",
     "gray_world_white_balance",
+    "match_brightness",
+    "mean_luma",
     "unsharp_mask",
 ]
+
+# ITU-R BT.601 luma weights of R, G, B (the official tools/adjust_brightness.py).
+LUMA_WEIGHTS: tuple[float, float, float] = (0.299, 0.587, 0.114)
 
 
 def _check_rgb_uint8(image: np.ndarray, name: str = "image") -> None:
@@ -98,6 +103,50 @@ def unsharp_mask(
     return np.clip(np.rint(sharpened), 0, 255).astype(np.uint8)
 
 
+def mean_luma(image: np.ndarray) -> float:
+    """Mean luma ``0.299 R + 0.587 G + 0.114 B`` of an RGB image, in uint8 levels (0..255).
+
+    Computed as the official tool does, from the three channel means (float64).
+
+    Args:
+        image: ``[H, W, 3]`` uint8 RGB.
+
+    Returns:
+        Mean luma in [0, 255].
+    """
+    _check_rgb_uint8(image)
+    means = image.reshape(-1, 3).mean(axis=0, dtype=np.float64)  # [3] R, G, B
+    return float(np.dot(LUMA_WEIGHTS, means))
+
+
+def match_brightness(stylized: np.ndarray, photo: np.ndarray) -> np.ndarray:
+    """Scale a stylised image so its mean luma equals the photo's (official post-processing).
+
+    As ``adjust_brightness_from_src_to_dst`` of the official ``tools/adjust_brightness.py``:
+    every channel of every pixel is multiplied by ``mean_luma(photo) / mean_luma(stylized)``,
+    clipped to 0..255 and truncated to uint8 (the official ``np.uint8`` cast, not rounding), so
+    outputs are byte-identical to the official tool's. Clipping and truncation can leave the
+    result's mean luma slightly below the photo's (by < 1 level without clipping). The means
+    are of whole images: the pipeline applies this after tiles are assembled.
+
+    Args:
+        stylized: ``[H, W, 3]`` uint8 RGB, the generator's output.
+        photo: ``[h, w, 3]`` uint8 RGB, the input photo (its size may differ).
+
+    Returns:
+        ``[H, W, 3]`` uint8 RGB. An all-black ``stylized`` (mean luma 0, no factor exists) is
+        returned unchanged as a copy.
+    """
+    _check_rgb_uint8(stylized, "stylized")
+    _check_rgb_uint8(photo, "photo")
+    stylized_luma = mean_luma(stylized)
+    if stylized_luma == 0.0:
+        return stylized.copy()
+    factor = mean_luma(photo) / stylized_luma
+    scaled = stylized.astype(np.float64) * factor
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
 def blend_strength(photo: np.ndarray, stylized: np.ndarray, strength: float) -> np.ndarray:
     """Blend photo and stylised image: ``strength * stylized + (1 - strength) * photo``.
 
@@ -124,10 +173,14 @@ def blend_strength(photo: np.ndarray, stylized: np.ndarray, strength: float) -> 
 
 @dataclass(frozen=True)
 class PostProcess:
-    """Which post-processing steps run, in this order: bilateral, white balance, unsharp.
+    """Which post-processing steps run, in this order: bilateral, white balance, unsharp,
+    brightness matching.
 
     All are off by default (the generator's output is returned as is). Parameters are those of
     :func:`bilateral_smooth`, :func:`gray_world_white_balance` and :func:`unsharp_mask`.
+    ``match_brightness`` (:func:`match_brightness`, needs the photo) runs last, so the image
+    that is written (before strength blending, which keeps the mean luma) has the photo's mean
+    luma whatever the earlier steps did to it.
     """
 
     bilateral: bool = False
@@ -140,23 +193,33 @@ class PostProcess:
     unsharp_sigma: float = 1.0
     unsharp_amount: float = 0.5
     unsharp_threshold: int = 0
+    match_brightness: bool = False
 
     @property
     def enabled(self) -> bool:
         """True when at least one step runs."""
-        return self.bilateral or self.white_balance or self.unsharp
+        return self.bilateral or self.white_balance or self.unsharp or self.match_brightness
 
 
-def apply_postprocess(image: np.ndarray, post: PostProcess) -> np.ndarray:
+def apply_postprocess(
+    image: np.ndarray, post: PostProcess, photo: np.ndarray | None = None
+) -> np.ndarray:
     """Run the enabled steps of ``post`` on a stylised image.
 
     Args:
-        image: ``[H, W, 3]`` uint8 RGB.
+        image: ``[H, W, 3]`` uint8 RGB, the whole stylised image.
         post: which steps run and their parameters.
+        photo: ``[H, W, 3]`` uint8 RGB, the photo ``image`` was made from; needed only by
+            ``post.match_brightness``.
 
     Returns:
         ``[H, W, 3]`` uint8 RGB (``image`` itself when no step is enabled).
+
+    Raises:
+        ValueError: ``post.match_brightness`` without ``photo``.
     """
+    if post.match_brightness and photo is None:
+        raise ValueError("match_brightness needs the photo: pass apply_postprocess(..., photo=)")
     if post.bilateral:
         image = bilateral_smooth(
             image,
@@ -173,4 +236,6 @@ def apply_postprocess(image: np.ndarray, post: PostProcess) -> np.ndarray:
             amount=post.unsharp_amount,
             threshold=post.unsharp_threshold,
         )
+    if post.match_brightness:
+        image = match_brightness(image, photo)
     return image

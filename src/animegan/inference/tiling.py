@@ -2,7 +2,7 @@
 
 Tiles start on multiples of :data:`TILE_ALIGN` pixels: the generator downsamples twice by
 stride-2 convolutions, so a tile that starts on a multiple of 4 samples the same pixel grid as
-the whole image does. Each tile's output is weighted by a separable raised-cosine window that
+the whole image does (the lite generator downsamples three times: its tiles use ``align=8``). Each tile's output is weighted by a separable raised-cosine window that
 ramps up over the overlap on every side that borders another tile (full weight at the image
 border), and the weighted sum is divided by the summed weights. Finished rows are written out
 band by band, so the float accumulators cover at most two tile rows, not the whole image.
@@ -49,37 +49,40 @@ class Tile:
     overlap_right: bool
 
 
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+def tile_starts(length: int, tile: int, overlap: int, align: int = TILE_ALIGN) -> list[int]:
     """Start offsets of tiles covering ``[0, length)`` along one axis, spread evenly.
 
     The fewest tiles whose neighbours share at least ``overlap`` pixels are placed at even
     spacing (so the spare room becomes extra overlap instead of a last tile that barely
-    moves), then each start is rounded down to a multiple of ``TILE_ALIGN``.
+    moves), then each start is rounded down to a multiple of ``align``.
 
     Args:
         length: image side in pixels, >= 1.
-        tile: tile side in pixels, >= ``2 * TILE_ALIGN``.
+        tile: tile side in pixels, >= ``2 * align``.
         overlap: pixels neighbouring tiles should share, ``0 <= overlap < tile``.
+        align: tile origins are multiples of this (the generator's total encoder stride).
 
     Returns:
-        Sorted starts, all multiples of ``TILE_ALIGN``; the first is 0. Every tile is ``tile``
-        long except the last, which runs to ``length`` (up to ``tile + TILE_ALIGN - 1`` long).
-        Neighbours share at least ``overlap - TILE_ALIGN + 1`` pixels (grid rounding).
+        Sorted starts, all multiples of ``align``; the first is 0. Every tile is ``tile``
+        long except the last, which runs to ``length`` (up to ``tile + align - 1`` long).
+        Neighbours share at least ``overlap - align + 1`` pixels (grid rounding).
         ``[0]`` when ``length <= tile``.
     """
-    if tile < 2 * TILE_ALIGN:
-        raise ValueError(f"tile must be at least {2 * TILE_ALIGN} pixels, got {tile}")
+    if tile < 2 * align:
+        raise ValueError(f"tile must be at least {2 * align} pixels, got {tile}")
     if not 0 <= overlap < tile:
         raise ValueError(f"overlap must be in [0, tile), got overlap={overlap}, tile={tile}")
     if length <= tile:
         return [0]
     count = math.ceil((length - tile) / (tile - overlap)) + 1
     span = length - tile
-    starts = [(i * span // (count - 1)) // TILE_ALIGN * TILE_ALIGN for i in range(count)]
+    starts = [(i * span // (count - 1)) // align * align for i in range(count)]
     return sorted(set(starts))
 
 
-def plan_tiles(height: int, width: int, tile: int, overlap: int) -> list[list[Tile]]:
+def plan_tiles(
+    height: int, width: int, tile: int, overlap: int, align: int = TILE_ALIGN
+) -> list[list[Tile]]:
     """Tiles covering an image, grouped by tile row (top to bottom, left to right).
 
     Args:
@@ -87,12 +90,13 @@ def plan_tiles(height: int, width: int, tile: int, overlap: int) -> list[list[Ti
         width: image width in pixels.
         tile: tile side in pixels.
         overlap: pixels shared by neighbouring tiles.
+        align: tile origins are multiples of this (see :func:`tile_starts`).
 
     Returns:
         ``rows[i][j]``: the tile in row i, column j. One tile when the image fits.
     """
-    ys = tile_starts(height, tile, overlap)
-    xs = tile_starts(width, tile, overlap)
+    ys = tile_starts(height, tile, overlap, align)
+    xs = tile_starts(width, tile, overlap, align)
     y_ends = [*ys[1:], None]
     x_ends = [*xs[1:], None]
     rows = []
@@ -162,6 +166,7 @@ def tiled_apply(
     overlap: int,
     finish: Callable[[np.ndarray, int, int], np.ndarray] | None = None,
     on_tile: Callable[[], None] | None = None,
+    align: int = TILE_ALIGN,
 ) -> np.ndarray:
     """Apply a size-preserving image function tile by tile and blend the results.
 
@@ -175,12 +180,13 @@ def tiled_apply(
             row ``top`` into output rows (e.g. uint8 conversion); identity by default.
             Called as ``finish(band, top, bottom)``.
         on_tile: called after each tile (progress reporting).
+        align: tile origins are multiples of this (see :func:`tile_starts`).
 
     Returns:
         ``[H, W, K]`` array made of the ``finish`` outputs, in their dtype.
     """
     height, width = image.shape[:2]
-    rows = plan_tiles(height, width, tile, overlap)
+    rows = plan_tiles(height, width, tile, overlap, align)
     output: np.ndarray | None = None
     # Accumulators cover image rows [acc_top, acc_top + len(acc)).
     acc: np.ndarray | None = None

@@ -38,7 +38,6 @@ import numpy as np
 
 from animegan.inference.pipeline import Stylizer, output_to_uint8, photo_to_input
 from animegan.inference.resize import resize_rgb, scaled_size
-from animegan.inference.tiling import MIN_SIDE
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -289,8 +288,8 @@ class VideoFrameStylizer:
 
     def _fits(self, frame: np.ndarray) -> bool:
         height, width = frame.shape[:2]
-        tile = self.stylizer.tile
-        return MIN_SIDE <= height <= tile and MIN_SIDE <= width <= tile
+        tile, min_side = self.stylizer.tile, self.stylizer.min_side  # 16 for the lite generator
+        return min_side <= height <= tile and min_side <= width <= tile
 
     def _run_batch(self, frames: list[np.ndarray], start_scene: bool) -> list[np.ndarray]:
         backend = self.stylizer.backend

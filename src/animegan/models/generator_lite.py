@@ -123,8 +123,6 @@ class GeneratorLite(nn.Module):
     min_side: int = 16
     #: total stride of the encoder; tiles aligned to it sample the whole image's pixel grid.
     tile_align: int = 8
-    #: convs kept fp32 by INT8 quantization (the first sees raw pixels, the last writes them).
-    int8_fp32_layers: tuple[str, ...] = ("stem", "out_layer")
 
     def __init__(self) -> None:
         super().__init__()
