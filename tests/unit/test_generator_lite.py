@@ -282,3 +282,23 @@ def test_a_lite_file_with_a_missing_tensor_names_the_lite_layout(
         bad.extra = nn.Linear(1, 1)
         export_state_dict(bad, tmp_path / "out.pt")
     assert not (tmp_path / "out.pt").exists()
+
+
+# ------------------------------------------------------------------------------ init
+
+def test_official_init_by_default_pytorch_on_request() -> None:
+    from animegan.models.init import TRUNCATED_NORMAL_STD_RATIO, tf_fan_in, tf_truncated_stddev
+
+    torch.manual_seed(0)
+    generator = GeneratorLite()
+    for name in ("fuse_full.1", "up_quarter.1", "res_blocks.0.layers.2"):
+        conv = generator.get_submodule(name)
+        expected = tf_truncated_stddev(tf_fan_in(conv)) * TRUNCATED_NORMAL_STD_RATIO
+        tolerance = 4.0 / (2 * conv.weight.numel()) ** 0.5
+        assert conv.weight.std().item() == pytest.approx(expected, rel=tolerance), name
+    torch.manual_seed(0)
+    pytorch = GeneratorLite(init="pytorch")
+    # kaiming_uniform(a=sqrt(5)) std = 1 / sqrt(3 fan_in); official sqrt(2.6 / fan_in) * 0.88.
+    assert pytorch.fuse_full[1].weight.std() < 0.5 * generator.fuse_full[1].weight.std()
+    with pytest.raises(ValueError, match="init must be"):
+        GeneratorLite(init="xavier")  # type: ignore[arg-type]

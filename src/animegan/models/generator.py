@@ -9,6 +9,7 @@ TensorFlow v2 generator: reflection padding, layer norm over (C, H, W) with per-
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Literal
 
@@ -192,8 +193,12 @@ def generator_layouts() -> dict[str, type[nn.Module]]:
     return {"animeganv2": Generator, "animeganv2_lite": GeneratorLite}
 
 
-def _layout_keys(generator_class: type[nn.Module]) -> list[str]:
-    return list(generator_class().state_dict().keys())
+@functools.cache
+def _layout_keys(generator_class: type[nn.Module]) -> tuple[str, ...]:
+    # Built on the meta device: no memory, and no draw from the global RNG (a run's random
+    # stream must not depend on whether some weight file was inspected before).
+    with torch.device("meta"):
+        return tuple(generator_class().state_dict().keys())
 
 
 def detect_generator_class(keys: list[str] | set[str]) -> type[nn.Module] | None:

@@ -40,10 +40,13 @@ with ``torch.utils.flop_counter`` (2 FLOPs per multiply-add of the convs).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
 from animegan.models.generator import STRIDE2_PADDING, ConvNormLReLU
+from animegan.models.init import official_generator_init_
 
 __all__ = ["GeneratorLite", "LiteResBlock", "upsample2x_tf_legacy"]
 
@@ -117,6 +120,13 @@ class GeneratorLite(nn.Module):
     followed by a conv and the addition of the encoder map of the same size (see the module
     docstring for the layer table and where it differs from TensorFlow). Input sides must be
     at least :attr:`min_side` (16) pixels; any size, odd ones included, comes back unchanged.
+
+    Args:
+        init: ``"official"`` (default, for training from scratch): the official TF
+            initialisation, which ``net/generator_lite.py`` uses for every conv as the full
+            generator does (:func:`animegan.models.init.official_generator_init_`);
+            ``"pytorch"``: PyTorch's default conv initialisation. Irrelevant when weights are
+            loaded afterwards.
     """
 
     #: smallest input side: the H/8 map must be >= 2 pixels for its reflection pads.
@@ -124,8 +134,10 @@ class GeneratorLite(nn.Module):
     #: total stride of the encoder; tiles aligned to it sample the whole image's pixel grid.
     tile_align: int = 8
 
-    def __init__(self) -> None:
+    def __init__(self, init: Literal["official", "pytorch"] = "official") -> None:
         super().__init__()
+        if init not in ("official", "pytorch"):
+            raise ValueError(f"init must be 'official' or 'pytorch', got {init!r}")
         self.stem = ConvNormLReLU(3, 32, kernel_size=7, padding=3)
         self.down_half = nn.Sequential(
             ConvNormLReLU(32, 32, stride=2, padding=STRIDE2_PADDING),
@@ -150,6 +162,8 @@ class GeneratorLite(nn.Module):
             nn.Conv2d(32, 3, kernel_size=1, stride=1, padding=0, bias=False),
             nn.Tanh(),
         )
+        if init == "official":
+            official_generator_init_(self)
 
     def forward(self, photo: torch.Tensor) -> torch.Tensor:
         """Stylise a batch of photos.
