@@ -58,7 +58,7 @@ def main() -> None:
         times: dict[str, list[float]] = {key: [] for key in calls}
         load_before = os.getloadavg()[0]
         with torch.inference_mode():
-            for key, call in calls.items():  # warm-up
+            for call in calls.values():  # warm-up
                 call()
             for _ in range(args.runs):
                 for key, call in calls.items():

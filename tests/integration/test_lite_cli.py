@@ -90,3 +90,14 @@ def test_export_lite_to_onnx_with_parity_and_int8(
                           str(tmp_path / "x.onnx"), "--parity-sizes", "8x8"])  # fmt: skip
     assert code == 2 and "needs sides >= 16" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_stylize_lite_refuses_a_tile_below_its_minimum(
+    lite_weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / "a.png")
+    code = animegan_main(["stylize", str(tmp_path / "a.png"), "--weights", str(lite_weights),
+                          "--out", str(tmp_path / "out"), "--tile", "8", "--overlap", "2",
+                          "--no-progress"])  # fmt: skip
+    assert code == 2 and "at least 16 pixels" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

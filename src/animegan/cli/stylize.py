@@ -447,20 +447,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             generator, detector, size=args.face_size, paste_back=args.face_paste_back
         )
     else:
-        stylizer = Stylizer(
-            backend,
-            tile=args.tile,
-            overlap=args.overlap,
-            strength=args.strength,
-            post=PostProcess(
-                bilateral=args.bilateral,
-                white_balance=args.white_balance,
-                unsharp=args.unsharp,
-                match_brightness=args.match_brightness,
-                unsharp_amount=args.unsharp_amount,
-                bilateral_sigma_color=args.bilateral_sigma_color,
-            ),
-        )
+        try:
+            stylizer = Stylizer(
+                backend,
+                tile=args.tile,
+                overlap=args.overlap,
+                strength=args.strength,
+                post=PostProcess(
+                    bilateral=args.bilateral,
+                    white_balance=args.white_balance,
+                    unsharp=args.unsharp,
+                    match_brightness=args.match_brightness,
+                    unsharp_amount=args.unsharp_amount,
+                    bilateral_sigma_color=args.bilateral_sigma_color,
+                ),
+            )
+        except ValueError as error:  # e.g. --tile below the lite generator's 16 pixels
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
     if videos:
         videos_written, videos_failed = _stylize_videos(videos, stylizer, args)
     else:
