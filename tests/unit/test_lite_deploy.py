@@ -51,8 +51,9 @@ def test_tiles_align_to_the_lite_encoder_stride(lite: GeneratorLite, astronaut) 
 
     The lite generator's TF1 2x resizes map output d to input d / 2, so a tile that starts on
     the grid sees the same values as the whole image away from its borders. Measured (random
-    weights, this photo, 64-px tiles, overlap 24 -> starts 0, 24, 56 vs 0, 28, 60): mean
-    difference to the untiled output 1.11 uint8 levels aligned to 8, 3.20 aligned to 4.
+    weights with the official init, this photo, 64-px tiles, overlap 24 -> starts 0, 24, 56 vs
+    0, 28, 60): mean difference to the untiled output 1.91 uint8 levels aligned to 8, 5.22
+    aligned to 4 (PyTorch-init weights: 1.11 and 3.20).
     """
     assert tile_starts(124, 64, 24, align=8) == [0, 24, 56]
     backend = TorchBackend(lite)
@@ -62,7 +63,7 @@ def test_tiles_align_to_the_lite_encoder_stride(lite: GeneratorLite, astronaut) 
     aligned_diff = np.abs(untiled - aligned).mean()
     backend.tile_align = 4  # what the full generator's grid would give
     off_grid = Stylizer(backend, tile=64, overlap=24, stats_pixels=128 * 128)(astronaut)
-    assert aligned_diff < 1.6
+    assert aligned_diff < 2.5
     assert np.abs(untiled - off_grid).mean() > 2 * aligned_diff
 
 
