@@ -199,5 +199,5 @@ def test_download_is_safe_and_hash_checked(
 
 
 def test_unknown_weights_name() -> None:
-    with pytest.raises(ValueError, match="imagenet"):
-        VGG19Features(weights="caffe")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="imagenet.*caffe"):
+        VGG19Features(weights="vggface")  # type: ignore[arg-type]
