@@ -36,7 +36,7 @@ from animegan.evaluation.evaluator import Evaluator, inputs_from_datamodule
 from animegan.evaluation.report import write_report
 from animegan.models import load_generator
 from animegan.models.weights import WeightsFileError, load_weights_file
-from animegan.training.module import CHECKPOINT_FORMAT
+from animegan.training.checkpoint_state import CHECKPOINT_FORMAT
 from animegan.utils.stored_config import (
     StoredData,
     read_checkpoint_meta,

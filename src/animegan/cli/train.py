@@ -24,7 +24,7 @@ from animegan.cli.validate import check_train_config
 from animegan.cli.wandb_run import apply_sweep_settings, finish_wandb
 from animegan.models.weights import load_weights_file
 from animegan.training import SaveConfigCallback
-from animegan.training.module import CHECKPOINT_FORMAT
+from animegan.training.checkpoint_state import CHECKPOINT_FORMAT
 from animegan.utils.stored_config import StoredConfigError, read_checkpoint_meta
 
 log = logging.getLogger(__name__)
