@@ -10,11 +10,21 @@ from typing import Any
 import hydra
 from hydra.errors import InstantiationException
 
+from animegan.cli.validate import ConfigValueError
 from animegan.data.decode import DatasetNotFoundError
 from animegan.models.weights import InvalidWeightsError, WeightsNotFoundError
+from animegan.utils.stored_config import StoredConfigError
 
-# Errors a user can fix (missing weights, data, files): shown as one clear message, exit code 2.
-USER_ERRORS = (WeightsNotFoundError, InvalidWeightsError, DatasetNotFoundError, FileNotFoundError)
+# Errors a user can fix (missing or unreadable weights, data, files; a bad config value; a stored
+# config that is refused): shown as one clear message, exit code 2.
+USER_ERRORS = (
+    WeightsNotFoundError,
+    DatasetNotFoundError,
+    FileNotFoundError,
+    InvalidWeightsError,  # includes WeightsFileError (empty, truncated, not a torch file)
+    StoredConfigError,
+    ConfigValueError,
+)
 
 
 def instantiate(spec: Any, **kwargs: Any) -> Any:

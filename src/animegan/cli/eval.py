@@ -6,8 +6,14 @@ callback uses, and writes ``metrics.json``, ``per_image.csv``, figures, ``grid.p
 ``report.md`` / ``report.html``. ``ckpt=[a,b,...]`` (``make compare``) evaluates each on the same
 photos and adds ``comparison.*`` (one table, one grid) to the output folder.
 
-Reads top to bottom: process-wide switches, up-front checks (files, weights), inputs, evaluation,
-reports.
+Reads top to bottom: value checks, process-wide switches, up-front checks (files, the stored
+configs, weights), inputs, evaluation, reports.
+
+A checkpoint is untrusted data: its stored config is never instantiated. Only plain values are
+read from it (data folders, sizes, the reference folder; see
+:mod:`animegan.utils.stored_config`) and the project's own
+:class:`~animegan.data.AnimeGANDataModule` is built from them, reading and caching only under
+this command's ``paths.cache_dir``; anything else in it is refused with one line.
 """
 
 from __future__ import annotations
@@ -18,15 +24,25 @@ from typing import Any
 
 import hydra
 import torch
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig
 
 from animegan.cli.common import instantiate as _instantiate
 from animegan.cli.common import run_reporting_user_errors
-from animegan.data.decode import scan_image_folder
+from animegan.cli.validate import check_eval_config
+from animegan.data import AnimeGANDataModule
+from animegan.data.decode import DatasetNotFoundError, scan_image_folder
 from animegan.evaluation.compare import write_comparison
 from animegan.evaluation.evaluator import Evaluator, inputs_from_datamodule
 from animegan.evaluation.report import write_report
 from animegan.models import load_generator
+from animegan.models.weights import WeightsFileError, load_weights_file
+from animegan.training.checkpoint_state import CHECKPOINT_FORMAT
+from animegan.utils.stored_config import (
+    StoredData,
+    read_checkpoint_meta,
+    read_reference_dir,
+    read_stored_data,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +61,54 @@ def _checkpoint_paths(ckpt: Any) -> list[Path]:
 
 
 def _training_config(path: Path) -> dict[str, Any] | None:
-    """The resolved run config stored in one of our checkpoints (None for a plain state_dict)."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    meta = payload.get("animegan") if isinstance(payload, dict) else None
-    return meta.get("config") if isinstance(meta, dict) else None
+    """The run config stored in one of our checkpoints (None for a plain state_dict).
+
+    The file is read with ``weights_only=True`` and its ``animegan`` section is type-checked;
+    the config is returned as plain data, to be read only through
+    :mod:`animegan.utils.stored_config`.
+    """
+    payload = load_weights_file(path, what="checkpoint")
+    meta = read_checkpoint_meta(payload, source=str(path), max_format=CHECKPOINT_FORMAT)
+    return dict(meta.config) if meta is not None and meta.config is not None else None
+
+
+def stored_datamodule(data: StoredData, cache_dir: Path, *, source: str) -> AnimeGANDataModule:
+    """The project's datamodule for a checkpoint's training data, built from plain values only.
+
+    Nothing is written outside ``cache_dir``: the embedded quickstart set is never rebuilt
+    into a folder a checkpoint names, and no transform is taken from it (evaluation only
+    center-crops).
+
+    Args:
+        data: plain values read from the stored ``data`` section.
+        cache_dir: this command's cache folder (scan verdicts).
+        source: the checkpoint, for messages.
+
+    Returns:
+        An :class:`AnimeGANDataModule` (not set up yet).
+
+    Raises:
+        DatasetNotFoundError: the quickstart folder the run used is gone.
+    """
+    root = Path(data.root).expanduser()
+    if data.builtin and not root.is_dir():
+        raise DatasetNotFoundError(
+            f"the embedded quickstart dataset {root} that {source} was trained on is missing: "
+            "rebuild it with `make train` (same paths.cache_dir), or pass photo_dir= and anime_dir="
+        )
+    return AnimeGANDataModule(
+        root=root,
+        style=data.style,
+        photo_dir=data.photo_dir,
+        anime_dir=data.anime_dir,
+        val_dir=data.val_dir,
+        test_dir=data.test_dir,
+        image_size=data.image_size,
+        num_val_images=data.num_val_images,
+        seed=data.seed,
+        cache_dir=cache_dir,
+        builtin=False,
+    )
 
 
 def _label(path: Path) -> str:
@@ -63,35 +123,58 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _stored_inputs(
+    cfg: DictConfig, training_config: dict[str, Any] | None, source: str
+) -> tuple[StoredData, str | None] | None:
+    """The checkpoint's data settings when the eval config lacks a folder (None when it has both).
+
+    Raises:
+        FileNotFoundError: a folder is missing and the checkpoint has no training config.
+        StoredConfigError: the stored config holds anything but the expected plain values.
+    """
+    if cfg.photo_dir is not None and cfg.anime_dir is not None:
+        return None
+    if training_config is None or "data" not in training_config:
+        raise FileNotFoundError(
+            "photo_dir= and anime_dir= are required for a checkpoint without a training "
+            "config (e.g. an animegan2-pytorch .pt): "
+            "make eval CKPT=paprika.pt ARGS='photo_dir=<photos> anime_dir=<anime images>'"
+        )
+    return read_stored_data(training_config, source=source), read_reference_dir(
+        training_config, source=source
+    )
+
+
 def resolve_inputs(
-    cfg: DictConfig, training_config: dict[str, Any] | None
+    cfg: DictConfig, training_config: dict[str, Any] | None, source: str = "the checkpoint"
 ) -> tuple[list[Path], list[Path], dict[str, str]]:
     """Photos and reference anime images to evaluate on, and a description of where they came from.
 
     Args:
         cfg: the eval config (``photo_dir``, ``anime_dir``, ``paths.cache_dir``).
-        training_config: the run config stored in our checkpoint, or None for a ``.pt``.
+        training_config: the run config stored in our checkpoint (plain data, never
+            instantiated), or None for a ``.pt``.
+        source: the checkpoint file, for messages.
 
     Returns:
         ``(photo_paths, reference_paths, sources)``.
+
+    Raises:
+        FileNotFoundError: a folder is needed and cannot be found.
+        StoredConfigError: the stored config is refused (see :mod:`animegan.utils.stored_config`).
     """
     cache_dir = Path(cfg.paths.cache_dir).expanduser()
     photos: list[Path] = []
     references: list[Path] = []
     sources: dict[str, str] = {}
-    if cfg.photo_dir is None or cfg.anime_dir is None:
-        if training_config is None or "data" not in training_config:
-            raise FileNotFoundError(
-                "photo_dir= and anime_dir= are required for a checkpoint without a training "
-                "config (e.g. an animegan2-pytorch .pt): "
-                "make eval CKPT=paprika.pt ARGS='photo_dir=<photos> anime_dir=<anime images>'"
-            )
-        datamodule = _instantiate(OmegaConf.create(training_config["data"]), _convert_="all")
-        evaluation = (training_config.get("callbacks") or {}).get("evaluation") or {}
-        photos, references = inputs_from_datamodule(datamodule, evaluation.get("reference_dir"))
+    stored = _stored_inputs(cfg, training_config, source)
+    if stored is not None:
+        data, reference_dir = stored
+        datamodule = stored_datamodule(data, cache_dir, source=source)
+        photos, references = inputs_from_datamodule(datamodule, reference_dir)
         sources = {
             "photos": "validation subset of the checkpoint's training data",
-            "references": evaluation.get("reference_dir") or "the checkpoint's training anime",
+            "references": reference_dir or "the checkpoint's training anime",
         }
     if cfg.photo_dir is not None:
         photos = scan_image_folder(cfg.photo_dir, cache_dir, role="photos").paths
@@ -104,8 +187,22 @@ def resolve_inputs(
     return photos, references, sources
 
 
+def _load_generators(paths: list[Path], device: torch.device) -> list[torch.nn.Module]:
+    """Every checkpoint's generator; a file without a fitting generator is one clear error."""
+    generators = []
+    for path in paths:
+        try:
+            generators.append(load_generator(path, map_location=device))
+        except WeightsFileError:
+            raise
+        except ValueError as error:  # no generator weights, or another layout
+            raise WeightsFileError(str(error)) from error
+    return generators
+
+
 def evaluate(cfg: DictConfig) -> dict[str, Path]:
     """Run the evaluation described by ``cfg``; returns the files written (name → path)."""
+    check_eval_config(cfg)
     torch.set_float32_matmul_precision(cfg.matmul_precision)
     output_dir = Path(cfg.output_dir)
     checkpoints = _checkpoint_paths(cfg.ckpt)
@@ -114,16 +211,22 @@ def evaluate(cfg: DictConfig) -> dict[str, Path]:
         raise ValueError(f"labels has {len(labels)} names for {len(checkpoints)} checkpoints")
     device = _device(cfg.device)
 
-    # Weights first: a missing Inception/LPIPS file stops before any stylization.
+    # Checkpoint files and their stored configs first (plain values, type-checked): an
+    # unreadable file or a refused config stops before any weights are loaded.
+    configs = [_training_config(path) for path in checkpoints]
+    first = next((i for i, c in enumerate(configs) if c is not None), None)
+    first_config = configs[first] if first is not None else None
+    source = str(checkpoints[first]) if first is not None else str(checkpoints[0])
+    _stored_inputs(cfg, first_config, source)
+
+    # Weights next: a missing Inception/LPIPS file stops before any stylization.
     evaluator = (
         _instantiate(cfg.metrics, _convert_="all")
         if cfg.metrics is not None
         else Evaluator(image_size=256, num_grid_images=8)
     )
-    generators = [load_generator(path, map_location=device) for path in checkpoints]
-    configs = [_training_config(path) for path in checkpoints]
-    first_config = next((c for c in configs if c is not None), None)
-    photos, references, sources = resolve_inputs(cfg, first_config)
+    generators = _load_generators(checkpoints, device)
+    photos, references, sources = resolve_inputs(cfg, first_config, source)
     log.info("evaluating %d checkpoint(s) on %d photos", len(checkpoints), len(photos))
 
     files: dict[str, Path] = {}

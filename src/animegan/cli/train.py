@@ -1,7 +1,10 @@
 """`make train` / `python -m animegan.cli.train [overrides]`: compose, check, instantiate, fit.
 
 The only module (with the other cli/ entry points) that reads a DictConfig. It reads top to bottom:
-process-wide switches, up-front checks (weights, data, resume file), objects, trainer, fit.
+value checks, process-wide switches, up-front checks (resume file, weights, data), objects,
+trainer, fit. A resume checkpoint is untrusted data: it is read with ``weights_only=True``, its
+``animegan`` section is type-checked, and its stored config is never instantiated (the run is
+built from the composed config only).
 """
 
 from __future__ import annotations
@@ -17,12 +20,23 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from animegan.cli.common import USER_ERRORS, instantiate, run_reporting_user_errors
+from animegan.cli.validate import check_train_config
 from animegan.cli.wandb_run import apply_sweep_settings, finish_wandb
+from animegan.models.weights import load_weights_file
 from animegan.training import SaveConfigCallback
+from animegan.training.checkpoint_state import CHECKPOINT_FORMAT
+from animegan.utils.stored_config import StoredConfigError, read_checkpoint_meta
 
 log = logging.getLogger(__name__)
 
-__all__ = ["USER_ERRORS", "build_callbacks", "build_loggers", "instantiate", "train"]
+__all__ = [
+    "USER_ERRORS",
+    "build_callbacks",
+    "build_loggers",
+    "check_resume_checkpoint",
+    "instantiate",
+    "train",
+]
 
 
 def _is_launcher_rank() -> bool:
@@ -44,8 +58,39 @@ def build_callbacks(callbacks_cfg: DictConfig | None) -> list[L.Callback]:
     return [instantiate(spec, _convert_="all") for spec in callbacks_cfg.values()]
 
 
+def check_resume_checkpoint(path: str | Path) -> None:
+    """Check a resume file before anything is built: readable, ours, plain state.
+
+    Args:
+        path: the ``ckpt_path`` given by the user.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        WeightsFileError: empty, truncated, not a PyTorch file, or holding Python objects.
+        StoredConfigError: not a checkpoint of this repository, or its ``animegan`` section
+            has values of the wrong type.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"ckpt_path={path} does not exist; pass a checkpoint written by this "
+            "repository, e.g. outputs/<name>/<time>/checkpoints/last.ckpt"
+        )
+    payload = load_weights_file(path, what="checkpoint")
+    meta = read_checkpoint_meta(payload, source=str(path), max_format=CHECKPOINT_FORMAT)
+    if meta is None or not isinstance(payload.get("state_dict"), dict):
+        raise StoredConfigError(
+            f"{path} is not a training checkpoint of this repository (no 'animegan' section or "
+            "no state_dict), so it cannot be resumed; to start from published generator "
+            "weights, train without ckpt_path"
+        )
+
+
 def train(cfg: DictConfig) -> Path | None:
     """Run one training job described by ``cfg``; returns the last checkpoint path (or None)."""
+    check_train_config(cfg)  # before anything is built, scanned or loaded
+    if cfg.ckpt_path is not None:
+        check_resume_checkpoint(cfg.ckpt_path)
     apply_sweep_settings(cfg)  # before run_config: W&B run name/tags of a multirun job
     L.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision(cfg.matmul_precision)
@@ -53,12 +98,6 @@ def train(cfg: DictConfig) -> Path | None:
     torch.backends.cudnn.allow_tf32 = cfg.matmul_precision != "highest"
     run_config = OmegaConf.to_container(cfg, resolve=True)
     output_dir = Path(cfg.paths.output_dir)
-
-    if cfg.ckpt_path is not None and not Path(cfg.ckpt_path).is_file():
-        raise FileNotFoundError(
-            f"ckpt_path={cfg.ckpt_path} does not exist; pass a checkpoint written by this "
-            "repository, e.g. outputs/<name>/<time>/checkpoints/last.ckpt"
-        )
 
     # Weights first: a missing VGG file stops the run before any data work or step.
     feature_extractor = instantiate(cfg.model.vgg, _convert_="all")
@@ -93,7 +132,7 @@ def train(cfg: DictConfig) -> Path | None:
         logger.log_hyperparams(run_config)
 
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
     except BaseException:
         finish_wandb(exit_code=1)
         raise

@@ -12,6 +12,11 @@ writes ``ablation_runs.csv`` (one row per job), ``ablation_summary.csv``, ``abla
 ``ablation_plot.png`` and ``ablation_samples.png`` (every job's final sample grid, arms x seeds)
 into the sweep folder (or ``--out``). Study settings (metrics, decisive metric, baseline) are read
 from the ``study`` section of the jobs' configs; flags override them.
+
+A job folder is untrusted data: its YAML is read with ``yaml.safe_load`` (no Python tags) and
+only plain values are taken from it (the arm: a name or number, the seed: an integer, the study
+settings: names); anything else (a mapping naming a ``_target_``, a list where a name belongs)
+is refused with one line naming the file and the key. Nothing read from a job is instantiated.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+from animegan.utils.stored_config import StoredConfigError
 
 __all__ = [
     "AggregateResult",
@@ -214,8 +221,42 @@ def last_metric_values(metrics_csv: str | Path, metrics: Sequence[str] = ()) -> 
 
 
 def _read_config(job_dir: Path) -> dict[str, Any]:
-    data = yaml.safe_load((job_dir / CONFIG_FILE).read_text())
+    path = job_dir / CONFIG_FILE
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise StoredConfigError(
+            f"{path} is not a plain YAML config ({first}); remove the job folder or re-run the job"
+        ) from None
     return data if isinstance(data, dict) else {}
+
+
+def _plain_name(value: Any, key: str, source: Path) -> str | None:
+    """A config value that names an arm: a string or a number (None when missing)."""
+    if value is None:
+        return None
+    if isinstance(value, str | int | float):  # bool included: an on/off arm
+        return str(value)
+    shown = (
+        f"a mapping naming _target_={value['_target_']!r}"
+        if isinstance(value, Mapping) and "_target_" in value
+        else f"a {type(value).__name__}"
+    )
+    raise StoredConfigError(
+        f"{source}: {key} must be a plain name or number, got {shown}; pass --group-by "
+        "<a key holding a name> or remove the job folder"
+    )
+
+
+def _names(value: Any, key: str, source: Path) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
+        raise StoredConfigError(
+            f"{source}: study.{key} must be a metric name or a list of names, got "
+            f"{type(value).__name__}"
+        )
+    return tuple(items)
 
 
 def read_job(job_dir: str | Path, group_by: str, metrics: Sequence[str] = ()) -> JobResult:
@@ -231,15 +272,18 @@ def read_job(job_dir: str | Path, group_by: str, metrics: Sequence[str] = ()) ->
     """
     job_dir = Path(job_dir)
     config = _read_config(job_dir)
-    arm = _lookup(config, group_by)
+    source = job_dir / CONFIG_FILE
+    arm = _plain_name(_lookup(config, group_by), group_by, source)
     seed = config.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise StoredConfigError(f"{source}: seed must be an integer, got {type(seed).__name__}")
     metrics_files = sorted(job_dir.rglob(METRICS_FILE))
     values = last_metric_values(metrics_files[0], metrics) if metrics_files else {}
     samples = job_dir / "samples" / "last.png"
     return JobResult(
         path=job_dir,
-        arm="(unset)" if arm is None else str(arm),
-        seed=int(seed) if isinstance(seed, int) else None,
+        arm="(unset)" if arm is None else arm,
+        seed=seed,
         metrics=values,
         samples=samples if samples.is_file() else None,
     )
@@ -255,12 +299,21 @@ def study_settings(job_dir: str | Path, **overrides: Any) -> StudySettings:
     Returns:
         The merged settings.
     """
+    source = Path(job_dir) / CONFIG_FILE
     section = _read_config(Path(job_dir)).get("study") or {}
-    values: dict[str, Any] = {
-        key: section[key]
-        for key in ("group_by", "metrics", "decisive_metric", "mode", "baseline")
-        if section.get(key) is not None
-    }
+    if not isinstance(section, Mapping) or "_target_" in section:
+        raise StoredConfigError(
+            f"{source}: study must be a mapping of plain settings, got "
+            + ("one naming a _target_" if isinstance(section, Mapping) else type(section).__name__)
+        )
+    values: dict[str, Any] = {}
+    for key in ("group_by", "decisive_metric", "mode", "baseline"):
+        value = section.get(key)
+        if value is not None:
+            name = _plain_name(value, f"study.{key}", source)
+            values[key] = name
+    if section.get("metrics") is not None:
+        values["metrics"] = _names(section["metrics"], "metrics", source)
     values.update({key: value for key, value in overrides.items() if value is not None})
     if "metrics" in values:
         values["metrics"] = tuple(values["metrics"])
@@ -564,7 +617,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             mode=args.mode,
             baseline=args.baseline,
         )
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError) as error:  # StoredConfigError is a ValueError
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(result.files["markdown"].read_text())

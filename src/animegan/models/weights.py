@@ -27,6 +27,84 @@ class InvalidWeightsError(ValueError):
     """A weight file exists but is not of the expected format (or was refused as unsafe)."""
 
 
+class WeightsFileError(InvalidWeightsError):
+    """A weight file or checkpoint exists but cannot be read: empty, truncated, not a PyTorch file,
+    or holding Python objects that ``weights_only=True`` refuses (no code is run)."""
+
+
+# First bytes of the two formats torch.save writes: a zip archive (torch >= 1.6) or a pickle.
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_MAGIC = b"\x80"
+
+
+def _unreadable(path: Path, what: str, error: BaseException) -> WeightsFileError:
+    """One clear sentence for a file torch.load(weights_only=True) could not read.
+
+    Torch's own message for a refused or unknown pickle advises retrying with
+    ``weights_only=False``, which would run whatever code the file holds: it is never repeated.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if size == 0:
+        reason = "is empty (0 bytes)"
+    elif isinstance(error, pickle.UnpicklingError) and "GLOBAL" in str(error):
+        named = next((line for line in str(error).splitlines() if "GLOBAL" in line), "")
+        reason = (
+            "holds Python objects, not only tensors: torch.load(weights_only=True) refused it "
+            "without running any code"
+            + (f" ({named.strip().rstrip('.')})" if named else "")
+            + "; re-save only the tensors (e.g. animegan.models.export_state_dict)"
+        )
+    elif head.startswith(_ZIP_MAGIC):
+        reason = (
+            f"is truncated or corrupt ({size:,} bytes of a torch.save zip archive that does not "
+            "read to the end); copy or download it again, or use another checkpoint"
+        )
+    elif head.startswith(_PICKLE_MAGIC):
+        reason = (
+            f"is a pickle ({size:,} bytes) but not a complete torch.save file: truncated, "
+            "corrupt, or written by plain pickle; copy or download it again"
+        )
+    else:
+        reason = "is not a PyTorch weight file (neither a torch.save zip archive nor a pickle)"
+    return WeightsFileError(f"{what} {path} {reason}")
+
+
+def load_weights_file(
+    path: str | Path,
+    *,
+    map_location: str | torch.device = "cpu",
+    what: str = "weights",
+    hint: str = "",
+) -> object:
+    """Read any file written by ``torch.save`` with ``weights_only=True`` (no code can run).
+
+    Args:
+        path: the file (a state_dict, one of our checkpoints, or any plain-state pickle).
+        map_location: device the tensors are loaded onto.
+        what: words naming the file in error messages (e.g. ``"checkpoint"``).
+        hint: sentence appended to the not-found message saying what to put at ``path``.
+
+    Returns:
+        The unpickled object: tensors, containers and plain Python values only.
+
+    Raises:
+        WeightsNotFoundError: ``path`` does not exist (or is not a file).
+        WeightsFileError: the file is empty, truncated, not a PyTorch file, or refused by
+            ``weights_only=True``; the message is one sentence naming the path.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise WeightsNotFoundError(f"{what} not found: {path} does not exist. {hint}".strip())
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as error:  # torch raises EOFError, RuntimeError, KeyError, UnpicklingError...
+        raise _unreadable(path, what, error) from error
+
+
 def load_state_dict_file(
     path: str | Path,
     *,
@@ -48,26 +126,16 @@ def load_state_dict_file(
 
     Raises:
         WeightsNotFoundError: ``path`` does not exist.
-        ValueError: the file holds non-tensor Python objects that ``weights_only`` refuses,
-            or no mapping of tensors.
+        WeightsFileError: the file cannot be read (see :func:`load_weights_file`) or holds no
+            mapping of tensors.
     """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise WeightsNotFoundError(f"{what} not found: {path} does not exist. {hint}".strip())
-    try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise ValueError(
-            f"{path} holds Python objects that torch.load(weights_only=True) refuses to "
-            f"unpickle, so it is not a plain state_dict or a plain-state checkpoint. Re-save "
-            f"only the tensors (e.g. animegan.models.export_state_dict). Original error: {error}"
-        ) from error
+    obj = load_weights_file(path, map_location=map_location, what=what, hint=hint)
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping):
-        raise ValueError(
-            f"{path} holds a {type(obj).__name__}, expected a state_dict (a dict of tensors) "
-            f"or a checkpoint dict with a 'state_dict' entry."
+        raise WeightsFileError(
+            f"{what} {Path(path).expanduser()} holds a {type(obj).__name__}, expected a "
+            "state_dict (a dict of tensors) or a checkpoint dict with a 'state_dict' entry"
         )
     return {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
 

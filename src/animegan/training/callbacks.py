@@ -1,4 +1,5 @@
-"""Training callbacks that write artefacts (sample grids, the resolved config) into the run folder."""
+"""Training callbacks that write artefacts (sample grids, the resolved config, checkpoints) into the
+run folder."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import lightning as L
 import torch
 import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
@@ -96,3 +98,51 @@ class SaveConfigCallback(L.Callback):
             payload["data_description"] = datamodule.describe()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(yaml.safe_dump(payload, sort_keys=False))
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` for resumable run folders: ``last.ckpt`` is always the latest state.
+
+    Lightning's own callback restores the paths it remembers only when the run folder has not
+    moved; resuming a copied (or moved) run folder therefore wrote ``last-v1.ckpt`` beside the
+    stale ``last.ckpt``, and a later resume from ``last.ckpt`` rolled training back. On resume
+    this callback adopts the folder's existing ``last.ckpt`` as its own, so it is overwritten.
+    Epoch checkpoints keep Lightning's version counter (``epoch001-v1.ckpt``): resuming from an
+    older epoch in the same folder never replaces a file of the earlier run.
+
+    Paths read from a checkpoint are untrusted (Lightning may delete the previous "last" or a
+    dropped top-k file): only paths inside this callback's own ``dirpath`` are kept.
+
+    Args:
+        **kwargs: as :class:`lightning.pytorch.callbacks.ModelCheckpoint`.
+    """
+
+    def _inside_dirpath(self, path: Any) -> bool:
+        if not isinstance(path, str) or not path or self.dirpath is None:
+            return False
+        folder = Path(self.dirpath).absolute()
+        return folder in Path(path).absolute().parents
+
+    def _own_last_file(self) -> str:
+        """This folder's ``last.ckpt`` when it exists (the file a resume must overwrite)."""
+        if self.dirpath is None:
+            return ""
+        path = self.format_checkpoint_name({}, self.CHECKPOINT_NAME_LAST)
+        return path if Path(path).is_file() else ""
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self.best_k_models = {
+            path: score for path, score in self.best_k_models.items() if self._inside_dirpath(path)
+        }
+        if not self._inside_dirpath(self.kth_best_model_path):
+            self.kth_best_model_path = ""
+        if not self._inside_dirpath(self.best_model_path):
+            self.best_model_path = ""
+        self.last_model_path = self._own_last_file()
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Also when the checkpoint held no state for this callback (another class wrote it).
+        if trainer.ckpt_path is not None and not self.last_model_path:
+            self.last_model_path = self._own_last_file()
+        super().on_train_start(trainer, pl_module)
