@@ -4,8 +4,15 @@ bench-train: $(STAMP)  ## training throughput: our step vs plain fp32 eager, lev
 bench-profile: $(STAMP)  ## one training step's time by kind of work (conv, depthwise, norm, activations, optimizer, launch gaps)
 	$(PY) benchmarks/profile_step.py $(ARGS)
 
-bench-numerics: $(STAMP)  ## perf=fast vs fp32: 200-step loss curves on real images within a stated tolerance (exit 1 if not)
-	$(PY) benchmarks/numerics_check.py $(ARGS)
+bench-numerics: $(STAMP)  ## perf=fast vs the spread of fp32 variants x seeds (loss curves on real images); exit 1 failed, 3 inconclusive
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) benchmarks/numerics_check.py $(ARGS)
+
+bench-gpu-prepare: $(STAMP)  ## wheels (.whl/) and a selfie2anime subset (.devdata/) for the one device call (needs PyPI)
+	PYTHON=$(PY) bash benchmarks/device_wheels.sh
+
+bench-gpu-dry-run: $(STAMP)  ## the device script with every step shrunk, on CPU: proves it reaches every step (OUT=dir)
+	DRY_RUN=1 BUDGET_S=$${BUDGET_S:-3000} PYTHON=$(PY) bash benchmarks/gpu_session.sh main
+	DRY_RUN=1 BUDGET_S=$${BUDGET_S:-3000} PYTHON=$(PY) bash benchmarks/gpu_session.sh numerics
 
 bench-ddp: $(STAMP)  ## DDP scaling on paper from the measured step time and the real gradient size
 	$(PY) benchmarks/ddp_scaling.py $(ARGS)
