@@ -117,3 +117,22 @@ def test_weights_list_and_stylize_by_name(
     assert animegan_main(["export", "--weights", "face_paint_512_v2", "--out", str(out),
                           "--to-pt"]) == 0  # fmt: skip
     assert out.is_file()
+
+
+def test_load_generator_takes_a_published_name(hub: Path, generator_file: Path) -> None:
+    from animegan.models import load_generator
+
+    with pytest.raises(WeightsNotFoundError, match="not in the cache") as info:
+        load_generator("paprika", download=False)
+    assert PUBLISHED_WEIGHTS["paprika"].url in str(info.value)
+    hub.mkdir(parents=True)
+    (hub / "paprika.pt").write_bytes(generator_file.read_bytes())
+    generator = load_generator("paprika", download=False)
+    expected = torch.load(generator_file, weights_only=True)
+    assert set(generator.state_dict()) == set(expected)
+    assert all(torch.equal(v, expected[k]) for k, v in generator.state_dict().items())
+    # strict=True still holds for a named file: a missing tensor is refused.
+    expected.pop("out_layer.0.weight")
+    torch.save(expected, hub / "celeba_distill.pt")
+    with pytest.raises(ValueError, match="do not fit"):
+        load_generator("celeba_distill", download=False)

@@ -223,8 +223,9 @@ def load_generator(
     map_location: str | torch.device = "cpu",
     *,
     prefix: str = "generator.",
+    download: bool = True,
 ) -> nn.Module:
-    """Build a generator from a weight file and put it in eval mode.
+    """Build a generator from a weight file or a published name and put it in eval mode.
 
     Accepts a plain state_dict (animegan2-pytorch ``.pt`` format, or a lite generator's) or a
     checkpoint of this repository (a dict whose ``"state_dict"`` holds the generator under
@@ -234,19 +235,31 @@ def load_generator(
     ``weights_only=True`` and loaded with ``strict=True``; no class named in the file is ever
     built.
 
+    A published name (``face_paint_512_v2``, ``face_paint_512_v1``, ``celeba_distill``,
+    ``paprika``; see :mod:`animegan.models.registry`) is resolved first: the file in the torch
+    hub cache, downloaded there on first use and checked against the registry's SHA-256 where
+    it has one. An existing file of the same name wins over the name.
+
     Args:
-        path: weight file.
+        path: weight file, or a published weights name.
         map_location: device the tensors are loaded onto and the model is moved to.
         prefix: key prefix of the generator inside a training checkpoint, e.g.
             ``"generator_ema."`` to load an EMA copy.
+        download: fetch a published file missing from the cache; ``False`` stops with the
+            offline message instead.
 
     Returns:
         ``Generator`` or ``GeneratorLite`` in eval mode with the file's weights.
 
     Raises:
-        WeightsNotFoundError: ``path`` does not exist.
+        WeightsNotFoundError: ``path`` does not exist, or a published file is missing and
+            could not be downloaded (the message names the file, its URL and where to put it).
+        WeightsChecksumError: a published file's SHA-256 differs from the registry's.
         ValueError: the file holds no generator weights, or they do not fit the layout.
     """
+    from animegan.models.registry import resolve_weights
+
+    path = resolve_weights(path, download=download)
     state_dict = strip_wrapper_prefixes(
         load_state_dict_file(
             path,
