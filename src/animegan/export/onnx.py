@@ -3,12 +3,19 @@
 The exported graph is :class:`~animegan.inference.norm_stats.NormStatsGenerator`:
 
 - input ``photo`` [B, 3, H, W] float32 RGB in [-1, 1] (B, H, W dynamic; H, W >= 8);
-- optional input ``norm_stats`` [B or 1, 24, 2] and ``norm_mix`` [1] (defaults stored in the
-  file: zeros, i.e. each photo uses its own statistics, exactly the plain generator);
+- optional inputs ``norm_stats`` [B or 1, 24, 2] and ``norm_mix`` [1], of ONNX type
+  ``optional(tensor(float))``: left out, the graph uses zeros (an ``OptionalHasElement`` /
+  ``If`` pair per input), i.e. each photo uses its own statistics, exactly the plain generator;
 - output ``fake_anime`` [B, 3, H, W] float32 RGB in [-1, 1];
 - output ``photo_norm_stats`` [B, 24, 2] (the statistics the tile pipeline reuses).
 
 A consumer that only feeds ``photo`` and reads ``fake_anime`` sees the ordinary generator.
+
+The defaults were once initializers of the same names, also listed as graph inputs (the
+pre-IR-4 way to make an input overridable). onnxruntime then warns on every load
+("Initializer norm_stats appears in graph inputs and will not be treated as constant value")
+and cannot fold them. Optional-typed inputs say the same thing without an initializer: the
+graph's ``input`` and ``initializer`` lists share no name.
 
 Exporter: the TorchScript-based exporter (``torch.onnx.export(..., dynamo=False)``) at opset
 17. Tried here against the dynamo exporter (torch 2.14 default, needs the ``onnxscript``
@@ -62,28 +69,81 @@ DEFAULT_PARITY_SIZES: tuple[tuple[int, int], ...] = ((64, 64), (65, 77), (97, 53
 PARITY_TOLERANCE = 1e-4
 
 
+def _optional_input_with_default(graph, name: str, default: np.ndarray) -> None:
+    """Turn the tensor input ``name`` into an ``optional(tensor)`` input that falls back to
+    ``default`` when it is not fed.
+
+    Every node that read ``name`` reads ``<name>_value`` instead, the output of
+    ``If(OptionalHasElement(name))`` whose branches are ``OptionalGetElement(name)`` and a
+    ``Constant`` holding ``default``. The input keeps its element type and (symbolic) shape,
+    which onnxruntime reports for it.
+    """
+    from onnx import helper, numpy_helper
+
+    (graph_input,) = [i for i in graph.input if i.name == name]
+    tensor_type = graph_input.type.tensor_type
+    dims = [d.dim_param or d.dim_value for d in tensor_type.shape.dim]
+    elem_type = tensor_type.elem_type
+    value = f"{name}_value"
+    for node in graph.node:
+        for index, used in enumerate(node.input):
+            if used == name:
+                node.input[index] = value
+    fed = helper.make_graph(
+        [helper.make_node("OptionalGetElement", [name], [f"{name}_fed"])],
+        f"{name}_fed_branch",
+        [],
+        [helper.make_tensor_value_info(f"{name}_fed", elem_type, dims)],
+    )
+    fallback = helper.make_graph(
+        [
+            helper.make_node(
+                "Constant",
+                [],
+                [f"{name}_default"],
+                value=numpy_helper.from_array(default, name=f"{name}_default_value"),
+            )
+        ],
+        f"{name}_default_branch",
+        [],
+        [helper.make_tensor_value_info(f"{name}_default", elem_type, list(default.shape))],
+    )
+    prologue = [
+        helper.make_node("OptionalHasElement", [name], [f"{name}_given"]),
+        helper.make_node(
+            "If", [f"{name}_given"], [value], then_branch=fed, else_branch=fallback
+        ),
+    ]
+    for node in reversed(prologue):
+        graph.node.insert(0, node)
+    graph_input.type.CopyFrom(
+        helper.make_optional_type_proto(helper.make_tensor_type_proto(elem_type, dims))
+    )
+
+
 def _add_input_defaults(
     model_path: Path, num_norms: int, min_side: int, tile_align: int, architecture: str
 ) -> None:
-    """Give ``norm_stats``/``norm_mix`` default values, so feeding only ``photo`` works, and
-    record the generator's geometry (smallest side, tile alignment) for the stylize pipeline."""
+    """Make ``norm_stats``/``norm_mix`` optional inputs defaulting to zeros, so feeding only
+    ``photo`` works, and record the generator's geometry (smallest side, tile alignment) for
+    the stylize pipeline."""
     import onnx
-    from onnx import numpy_helper
 
     model = onnx.load(str(model_path))
     graph = model.graph
-    existing = {init.name for init in graph.initializer}
     defaults = {
         NORM_STATS_INPUT: np.zeros((1, num_norms, 2), dtype=np.float32),
         NORM_MIX_INPUT: np.zeros((1,), dtype=np.float32),
     }
+    stale = {init.name for init in graph.initializer} & set(defaults)
+    if stale:  # never expected from the exporter; an initializer would shadow the input
+        raise RuntimeError(f"exported graph has initializers named like inputs: {sorted(stale)}")
     for name, value in defaults.items():
-        if name not in existing:
-            graph.initializer.append(numpy_helper.from_array(value, name=name))
+        _optional_input_with_default(graph, name, value)
     model.doc_string = (
         "AnimeGANv2 generator. photo: [B,3,H,W] RGB in [-1,1]; fake_anime: same. Optional "
-        "norm_stats [B|1,L,2] + norm_mix [1] (1 = use norm_stats) reuse layer-norm statistics "
-        "across tiles; photo_norm_stats returns them."
+        "norm_stats [B|1,L,2] + norm_mix [1] (1 = use norm_stats; both default to zeros) "
+        "reuse layer-norm statistics across tiles; photo_norm_stats returns them."
     )
     onnx.helper.set_model_props(
         model,
@@ -95,6 +155,7 @@ def _add_input_defaults(
             TILE_ALIGN_METADATA: str(tile_align),
         },
     )
+    onnx.checker.check_model(model)
     onnx.save(model, str(model_path))
 
 
