@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from animegan.inference.postprocess import mean_luma
 from animegan.models import Generator, export_state_dict
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -65,6 +66,10 @@ def test_upload_photo_and_text_file_in_chromium(tmp_path: Path) -> None:
             page.screenshot(path=str(tmp_path / "0_loaded.png"), full_page=True)
             page.locator("input[type=file]").first.set_input_files(str(photo))
             page.wait_for_timeout(1000)
+            page.get_by_text("Post-processing").click()  # opens the accordion
+            brightness = page.get_by_label("Match the photo's brightness")
+            brightness.check()
+            assert brightness.is_checked()
             page.locator("#stylize").click()
             result = page.locator("#output-image img")
             result.wait_for(state="visible", timeout=60_000)
@@ -80,6 +85,8 @@ def test_upload_photo_and_text_file_in_chromium(tmp_path: Path) -> None:
             original = np.asarray(Image.open(photo).convert("RGB"))
             assert stylized.shape == original.shape
             assert np.abs(stylized.astype(int) - original).mean() > 5
+            # The brightness box was ticked: the result has the photo's mean luma.
+            assert abs(mean_luma(stylized) - mean_luma(original)) < 1.0
 
             page.reload(wait_until="networkidle")  # a fresh page: the File box is empty again
             page.locator("input[type=file]").first.set_input_files(str(text))

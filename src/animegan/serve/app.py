@@ -143,6 +143,7 @@ def stylize_upload(
     bilateral: bool = False,
     white_balance: bool = False,
     unsharp: bool = False,
+    match_brightness: bool = False,
     out_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[str, str, bool]:
     """Stylise an uploaded photo or video (what the page's button runs).
@@ -157,6 +158,9 @@ def stylize_upload(
         bilateral: edge-preserving smoothing of the result.
         white_balance: gray-world white balance of the result.
         unsharp: unsharp mask of the result.
+        match_brightness: scale the result so its mean luma equals the input's (the official
+            ``adjust_brightness`` step; per frame for videos; runs after the other steps).
+            Face mode, like ``animegan stylize --face``, applies no post-processing.
         out_dir: where the result is written (default: a new temporary folder).
 
     Returns:
@@ -176,7 +180,12 @@ def stylize_upload(
     if not 0.0 <= strength <= 1.0:
         raise UserError("Strength must be between 0 and 1.")
     backend = catalog.backend(weights)
-    post = PostProcess(bilateral=bilateral, white_balance=white_balance, unsharp=unsharp)
+    post = PostProcess(
+        bilateral=bilateral,
+        white_balance=white_balance,
+        unsharp=unsharp,
+        match_brightness=match_brightness,
+    )
     stylizer = Stylizer(backend, strength=strength, post=post)
     side = int(max_side) if max_side else None
     if isinstance(source, np.ndarray):
@@ -285,7 +294,7 @@ def build_app(config: ServeConfig, catalog: WeightsCatalog | None = None):
         )
 
     def run(upload, webcam, weights, strength, max_side, face, bilateral, white_balance,
-            unsharp):  # fmt: skip
+            unsharp, brightness):  # fmt: skip
         source = upload if upload else webcam
         if source is None:
             raise gr.Error("Upload a photo or a video, or take a webcam photo first.")
@@ -294,6 +303,7 @@ def build_app(config: ServeConfig, catalog: WeightsCatalog | None = None):
                 source, catalog, weights=weights, strength=float(strength),
                 max_side=int(max_side), face=bool(face), bilateral=bool(bilateral),
                 white_balance=bool(white_balance), unsharp=bool(unsharp),
+                match_brightness=bool(brightness),
             )  # fmt: skip
         except UserError as error:
             raise gr.Error(str(error)) from None
@@ -321,6 +331,8 @@ def build_app(config: ServeConfig, catalog: WeightsCatalog | None = None):
                     bilateral = gr.Checkbox(label="Bilateral smoothing", value=False)
                     white_balance = gr.Checkbox(label="Gray-world white balance", value=False)
                     unsharp = gr.Checkbox(label="Unsharp mask", value=False)
+                    brightness = gr.Checkbox(label="Match the photo's brightness", value=False,
+                                             elem_id="match-brightness")  # fmt: skip
                 button = gr.Button("Stylize", variant="primary", elem_id="stylize")
             with gr.Column():
                 status = gr.Markdown(elem_id="status")
@@ -333,7 +345,8 @@ def build_app(config: ServeConfig, catalog: WeightsCatalog | None = None):
                 download = gr.File(label="Download", interactive=False, elem_id="download")
         button.click(
             run,
-            [upload, webcam, weights, strength, max_side, face, bilateral, white_balance, unsharp],
+            [upload, webcam, weights, strength, max_side, face, bilateral, white_balance, unsharp,
+             brightness],  # fmt: skip
             [shown_input, shown_output, shown_video, download, status],
             concurrency_limit=config.concurrency,
         )
