@@ -110,9 +110,7 @@ def _optional_input_with_default(graph, name: str, default: np.ndarray) -> None:
     )
     prologue = [
         helper.make_node("OptionalHasElement", [name], [f"{name}_given"]),
-        helper.make_node(
-            "If", [f"{name}_given"], [value], then_branch=fed, else_branch=fallback
-        ),
+        helper.make_node("If", [f"{name}_given"], [value], then_branch=fed, else_branch=fallback),
     ]
     for node in reversed(prologue):
         graph.node.insert(0, node)

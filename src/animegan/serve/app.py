@@ -345,8 +345,8 @@ def build_app(config: ServeConfig, catalog: WeightsCatalog | None = None):
                 download = gr.File(label="Download", interactive=False, elem_id="download")
         button.click(
             run,
-            [upload, webcam, weights, strength, max_side, face, bilateral, white_balance, unsharp,
-             brightness],  # fmt: skip
+            [upload, webcam, weights, strength, max_side, face]
+            + [bilateral, white_balance, unsharp, brightness],
             [shown_input, shown_output, shown_video, download, status],
             concurrency_limit=config.concurrency,
         )
