@@ -197,3 +197,83 @@ def test_selfie2anime_real_data(tmp_path: Path) -> None:
         assert -1.0 <= float(tensor.min()) and float(tensor.max()) <= 1.0
     gray = batch["anime_gray"]
     assert torch.equal(gray[:, 0], gray[:, 2])
+
+
+def _aug_datamodule(root: Path, cache: Path, **kwargs: object) -> AnimeGANDataModule:
+    import albumentations as A
+
+    from animegan.data.augmentation import StyleMixup
+
+    crop_flip = A.Compose([A.RandomCrop(SIZE, SIZE), A.HorizontalFlip(p=0.5), A.ColorJitter(p=0.5)])
+    options: dict[str, object] = {
+        "root": root,
+        "image_size": SIZE,
+        "batch_size": 2,
+        "num_val_images": 2,
+        "cache_dir": cache,
+        "seed": 11,
+        "photo_transform": crop_flip,
+        "anime_transform": crop_flip,
+        "batch_transform": StyleMixup(alpha=0.4),
+    }
+    options.update(kwargs)
+    dm = AnimeGANDataModule(**options)
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
+def _epoch(loader: torch.utils.data.DataLoader, epoch: int) -> list[dict[str, torch.Tensor]]:
+    loader.sampler.set_epoch(epoch)
+    return list(loader)
+
+
+def _assert_same_batches(actual: list[dict], expected: list[dict]) -> None:
+    assert len(actual) == len(expected)
+    for got, want in zip(actual, expected, strict=True):
+        assert sorted(got) == ["anime", "anime_gray", "anime_smooth_gray", "photo"]
+        for key in want:
+            assert torch.equal(got[key], want[key]), key
+
+
+def test_batches_do_not_depend_on_workers_or_history(tmp_path: Path) -> None:
+    """Crops, flips, jitter, mixup and the smooth stream are functions of (seed, epoch, index)."""
+    root = _plain_root(tmp_path / "data")
+    reference = _aug_datamodule(root, tmp_path / "cache").train_dataloader()
+    epoch0, epoch1 = _epoch(reference, 0), _epoch(reference, 1)
+    assert not all(torch.equal(a["photo"], b["photo"]) for a, b in zip(epoch0, epoch1, strict=True))
+    # Two worker processes, epoch 1 first (a resumed run): the same batches.
+    workers = _aug_datamodule(
+        root, tmp_path / "cache", num_workers=2, persistent_workers=True
+    ).train_dataloader()
+    _assert_same_batches(_epoch(workers, 1), epoch1)
+    _assert_same_batches(_epoch(workers, 0), epoch0)
+
+
+def test_loader_resumes_mid_epoch(tmp_path: Path) -> None:
+    root = _plain_root(tmp_path / "data")
+    straight = _aug_datamodule(root, tmp_path / "cache").train_dataloader()
+    expected = _epoch(straight, 2)
+    assert len(expected) == 3
+
+    interrupted = _aug_datamodule(root, tmp_path / "cache").train_dataloader()
+    interrupted.sampler.set_epoch(2)
+    iterator = iter(interrupted)
+    next(iterator)
+    state = interrupted.state_dict()
+    assert state == {"epoch": 2, "batches": 1, "samples": 2}
+
+    resumed = _aug_datamodule(root, tmp_path / "cache", num_workers=2).train_dataloader()
+    resumed.load_state_dict(state)
+    # What Lightning does on a restart: iter() first, then set_epoch, then next().
+    iterator = iter(resumed)
+    resumed.sampler.set_epoch(2)
+    _assert_same_batches(list(iterator), expected[1:])
+    assert resumed.state_dict()["batches"] == 3
+    with pytest.raises(ValueError, match="loader state"):
+        resumed.load_state_dict({"epoch": "x"})
+
+
+def test_invalid_smooth_pairing_stops_at_construction(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="smooth_pairing"):
+        AnimeGANDataModule(root=tmp_path, smooth_pairing="other")

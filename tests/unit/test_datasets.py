@@ -9,12 +9,14 @@ import torch
 from PIL import Image
 
 from animegan.data.datasets import (
+    SAMPLE_SEED_KEY,
     PhotoDataset,
     UnpairedPhotoAnimeDataset,
     default_train_transform,
     image_to_tensor,
 )
 from animegan.data.decode import read_image_rgb
+from animegan.data.sampler import UnpairedIndex, UnpairedSampler
 from animegan.data.smoothing import SmoothCache, edge_smooth, resize_shorter_side, to_gray3
 
 SIZE = 16
@@ -161,3 +163,67 @@ def test_photo_dataset_center_crops(tmp_path: Path) -> None:
     left = (resized.shape[1] - SIZE) // 2  # 40 -> 16: 16x40, center offset 12
     np.testing.assert_array_equal(_to_uint8(item["photo"]), resized[:, left : left + SIZE])
     assert torch.equal(dataset[0]["photo"], item["photo"])  # no augmentation
+
+
+def _flat_smooth_source(levels: dict[str, int]) -> object:
+    """Smooth source whose image of anime file ``name`` is flat at gray level ``levels[name]``:
+    the level of a smoothed sample tells which anime image it came from."""
+
+    def source(path: Path) -> np.ndarray:
+        return np.full((SIZE, SIZE + 7, 3), levels[Path(path).name], np.uint8)
+
+    return source
+
+
+def _smooth_dataset(tmp_path: Path, **kwargs: object) -> tuple[UnpairedPhotoAnimeDataset, dict]:
+    photos = _files(tmp_path / "photo", [(20, 37), (41, 17)])
+    anime = _files(tmp_path / "anime", [(16, 40), (30, 22), (18, 18), (25, 16), (16, 20)], 10)
+    levels = {path.name: 20 + 40 * i for i, path in enumerate(anime)}
+    dataset = UnpairedPhotoAnimeDataset(
+        photos, anime, SIZE, smooth_source=_flat_smooth_source(levels), **kwargs
+    )
+    return dataset, levels
+
+
+def _smooth_level(sample: dict[str, torch.Tensor]) -> int:
+    values = torch.unique(sample["anime_smooth_gray"])
+    assert values.numel() == 1, "a flat smoothed image stays flat under crops and flips"
+    return int(round((float(values[0]) + 1.0) * 127.5))
+
+
+@pytest.mark.parametrize("pairing", ["independent", "same"])
+def test_smoothed_sample_follows_the_pairing(tmp_path: Path, pairing: str) -> None:
+    flip = A.Compose([A.RandomCrop(SIZE, SIZE), A.HorizontalFlip(p=0.5)])
+    dataset, levels = _smooth_dataset(tmp_path, anime_transform=flip)
+    level_of = [levels[path.name] for path in dataset.anime_paths]
+    sampler = UnpairedSampler(2, 5, seed=9, smooth_pairing=pairing, epoch_length=20)
+    indices = list(sampler)
+    for index in indices:
+        assert _smooth_level(dataset[index]) == level_of[index.smooth]
+    if pairing == "same":
+        assert all(index.smooth == index.anime for index in indices)
+    else:
+        # In general another anime image than the one beside it (4 in 5 by chance).
+        assert sum(index.smooth != index.anime for index in indices) >= 10
+
+
+def test_seeded_samples_are_a_function_of_the_index(tmp_path: Path) -> None:
+    jitter = A.Compose([A.RandomCrop(SIZE, SIZE), A.HorizontalFlip(p=0.5), A.ColorJitter(p=0.5)])
+    first = _dataset(tmp_path / "a", photo_transform=jitter, anime_transform=jitter)
+    second = _dataset(tmp_path / "b", photo_transform=jitter, anime_transform=jitter)
+    indices = list(UnpairedSampler(3, 2, seed=1, epoch_length=12))
+    samples = [first[index] for index in indices]
+    # Another dataset object, the indices in reverse order and unseeded draws in between (what a
+    # resumed run or another worker does): the same samples.
+    second.reseed(123)
+    second[(0, 0)]
+    again = [second[index] for index in reversed(indices)][::-1]
+    for sample, other in zip(samples, again, strict=True):
+        assert sample.keys() == other.keys()
+        for key in sample:
+            assert torch.equal(sample[key], other[key]), key
+    # The seed, not the image indices alone, decides the draws: other seeds, other crops.
+    photo, anime, smooth, _ = indices[0]
+    reseeded = [first[UnpairedIndex(photo, anime, smooth, seed)]["photo"] for seed in range(8)]
+    assert len({tuple(p.flatten().tolist()) for p in reseeded}) > 1
+    assert int(samples[0][SAMPLE_SEED_KEY]) == indices[0].seed

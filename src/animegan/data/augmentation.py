@@ -280,9 +280,10 @@ class StyleMixup:
     ``lam ~ Beta(alpha, alpha)`` per sample (U-shaped for alpha < 1: most mixes stay close to one
     image), the partner ``j`` is the previous sample in the batch (``i - 1``, cyclic), and the
     same ``lam`` is used for ``anime``, ``anime_gray`` and ``anime_smooth_gray`` so they stay
-    consistent (luma is linear in RGB). Photos are untouched. Random numbers come from torch's
-    default generator, which the DataLoader seeds per worker, so runs are reproducible under a
-    global seed and workers do not repeat each other.
+    consistent (luma is linear in RGB). Photos are untouched. The draws come from a NumPy generator
+    seeded by the ``seed`` given to :meth:`__call__` (the datamodule derives it from the batch's
+    per-sample seeds, so a batch mixes identically in every worker layout and after a resume);
+    without one the seed is drawn from torch's default generator.
 
     Args:
         alpha: Beta concentration, > 0 (0.2: mostly light mixes).
@@ -304,25 +305,29 @@ class StyleMixup:
     def __repr__(self) -> str:
         return f"StyleMixup(alpha={self.alpha}, p={self.p}, keys={self.keys})"
 
-    def sample_weights(self, batch_size: int) -> Tensor:
+    def sample_weights(self, batch_size: int, seed: int | None = None) -> Tensor:
         """Mixing weights ``lam`` for one batch.
 
         Args:
             batch_size: number of samples ``B``.
+            seed: seed of the draws, >= 0; ``None`` draws one from torch's default generator.
 
         Returns:
             float32 ``[B]`` in ``[0, 1]``; 1 for samples that are not mixed.
         """
-        concentration = torch.tensor(self.alpha)
-        lam = torch.distributions.Beta(concentration, concentration).sample((batch_size,))
-        keep = torch.rand(batch_size) >= self.p
-        return torch.where(keep, torch.ones_like(lam), lam).float()
+        if seed is None:
+            seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
+        rng = np.random.default_rng(seed)
+        lam = rng.beta(self.alpha, self.alpha, batch_size)
+        keep = rng.random(batch_size) >= self.p
+        return torch.from_numpy(np.where(keep, 1.0, lam).astype(np.float32))
 
-    def __call__(self, batch: Mapping[str, Any]) -> dict[str, Any]:
+    def __call__(self, batch: Mapping[str, Any], seed: int | None = None) -> dict[str, Any]:
         """Mix a collated batch.
 
         Args:
             batch: collated dict with float ``[B, 3, S, S]`` tensors under ``keys``.
+            seed: seed of this batch's draws (see :meth:`sample_weights`).
 
         Returns:
             A new dict: the ``keys`` tensors mixed, every other entry as given.
@@ -331,7 +336,7 @@ class StyleMixup:
         batch_size = int(out[self.keys[0]].shape[0])
         if batch_size < 2:
             return out
-        lam = self.sample_weights(batch_size).view(-1, 1, 1, 1)  # [B, 1, 1, 1]
+        lam = self.sample_weights(batch_size, seed).view(-1, 1, 1, 1)  # [B, 1, 1, 1]
         for key in self.keys:
             images = out[key]
             partner = torch.roll(images, shifts=1, dims=0)

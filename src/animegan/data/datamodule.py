@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
-from torch.utils.data import DataLoader, default_collate, get_worker_info
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from animegan.data.augmentation import check_transform, describe_transform
 from animegan.data.builtin import MARKER_NAME, build_quickstart_dataset
 from animegan.data.datasets import (
+    SAMPLE_SEED_KEY,
     PhotoDataset,
     Transform,
     UnpairedPhotoAnimeDataset,
@@ -30,35 +33,120 @@ from animegan.data.decode import (
     warn_skipped,
 )
 from animegan.data.layout import DatasetLayout, resolve_layout
-from animegan.data.sampler import UnpairedSampler
+from animegan.data.sampler import SMOOTH_PAIRINGS, SmoothPairing, UnpairedSampler
 from animegan.data.smoothing import SmoothCache
 
-__all__ = ["AnimeGANDataModule"]
+__all__ = ["AnimeGANDataModule", "ResumableDataLoader"]
 
 log = logging.getLogger(__name__)
 
 
-def _seed_worker_transforms(worker_id: int) -> None:
-    # albumentations transforms own their RNG and ignore global seeds; without this every worker
-    # starts from the same copied state and repeats the others' crops. torch's per-worker seed
-    # derives from the main process RNG, so runs stay reproducible under a global seed.
-    info = get_worker_info()
-    if info is not None and hasattr(info.dataset, "reseed"):
-        info.dataset.reseed(info.seed % 2**32)
+# Batch-level augmentation on a collated training batch, e.g. StyleMixup; it may take a keyword
+# ``seed`` (int >= 0) that makes its draws a function of the batch's samples.
+BatchTransform = Callable[..., dict[str, Any]]
 
 
-# Batch-level augmentation on a collated training batch, e.g. StyleMixup.
-BatchTransform = Callable[[Mapping[str, Any]], dict[str, Any]]
+def _batch_seed(sample_seeds: Sequence[int]) -> int:
+    """One 63-bit seed from the per-sample seeds of a batch (order-sensitive)."""
+    state = np.random.SeedSequence([int(seed) for seed in sample_seeds]).generate_state(2)
+    return (int(state[0]) << 31) ^ int(state[1])
 
 
-class _CollateThen:
-    """``default_collate`` followed by a batch transform; a class so workers can pickle it."""
+class _SeededCollate:
+    """``default_collate`` without the per-sample seeds, then an optional batch transform.
 
-    def __init__(self, batch_transform: BatchTransform) -> None:
+    The batch transform gets ``seed=`` derived from the batch's sample seeds when it accepts one,
+    so batch-level augmentation is as reproducible as the per-sample pipelines. A class so
+    workers can pickle it.
+    """
+
+    def __init__(self, batch_transform: BatchTransform | None = None) -> None:
         self.batch_transform = batch_transform
+        self._takes_seed = False
+        if batch_transform is not None:
+            try:
+                parameters = inspect.signature(batch_transform).parameters
+            except (TypeError, ValueError):
+                parameters = {}
+            self._takes_seed = "seed" in parameters
 
     def __call__(self, samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        return self.batch_transform(default_collate(samples))
+        seeds = [sample[SAMPLE_SEED_KEY] for sample in samples if SAMPLE_SEED_KEY in sample]
+        batch = default_collate(
+            [{k: v for k, v in sample.items() if k != SAMPLE_SEED_KEY} for sample in samples]
+        )
+        if self.batch_transform is None:
+            return batch
+        if self._takes_seed and len(seeds) == len(samples):
+            return self.batch_transform(batch, seed=_batch_seed([int(s) for s in seeds]))
+        return self.batch_transform(batch)
+
+
+class ResumableDataLoader(DataLoader):
+    """A training ``DataLoader`` over an :class:`UnpairedSampler` that resumes mid-epoch exactly.
+
+    Lightning stores ``state_dict()`` in every checkpoint (a loader with ``state_dict`` /
+    ``load_state_dict`` is "stateful" to it) and calls ``load_state_dict`` when a run restarts
+    inside an epoch; the sampler then skips the batches already trained on, and since every
+    sample is a function of ``(seed, epoch, position)`` the rest of the epoch is what an
+    uninterrupted run would have seen.
+
+    Iteration is lazy: worker processes start, and the sampler reads its epoch, at the first
+    ``next()``. When a run resumes, Lightning calls ``iter()`` before ``set_epoch``; an eager
+    multi-worker iterator would already have drawn the first batches of the wrong epoch.
+
+    Args:
+        dataset: the training dataset.
+        sampler: the :class:`UnpairedSampler` (it must not be wrapped in another sampler).
+        batch_size: samples per batch; incomplete last batches are always dropped.
+        **kwargs: other ``DataLoader`` arguments (workers, collate_fn, pin_memory, ...).
+    """
+
+    def __init__(
+        self, dataset: Dataset, sampler: UnpairedSampler, batch_size: int, **kwargs: Any
+    ) -> None:
+        if not isinstance(sampler, UnpairedSampler):
+            raise TypeError(f"ResumableDataLoader needs an UnpairedSampler, got {sampler!r}")
+        kwargs.pop("drop_last", None)
+        super().__init__(dataset, sampler=sampler, batch_size=batch_size, drop_last=True, **kwargs)
+        self._epoch = sampler.epoch
+        self._batches_done = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._iterate()
+
+    def _iterate(self) -> Iterator[Any]:
+        sampler = self.sampler
+        assert isinstance(sampler, UnpairedSampler) and self.batch_size is not None
+        self._epoch = sampler.epoch
+        self._batches_done = sampler.pending_skip // self.batch_size
+        for batch in super().__iter__():
+            self._batches_done += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        """``epoch`` being iterated, ``batches`` of it handed out so far and the matching number
+        of ``samples`` (what a resume skips)."""
+        assert self.batch_size is not None
+        return {
+            "epoch": self._epoch,
+            "batches": self._batches_done,
+            "samples": self._batches_done * self.batch_size,
+        }
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Make the next iteration of the saved epoch skip the samples already trained on."""
+        try:
+            epoch, samples = int(state_dict["epoch"]), int(state_dict["samples"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(
+                f"the checkpoint's training-loader state {dict(state_dict)!r} is not one this "
+                "repository writes (epoch, batches, samples); resume from a checkpoint written "
+                "by this code or from an end-of-epoch checkpoint"
+            ) from error
+        sampler = self.sampler
+        assert isinstance(sampler, UnpairedSampler)
+        sampler.resume_from(epoch, samples)
 
 
 def _is_empty_dir(path: Path) -> bool:
@@ -104,6 +192,10 @@ class AnimeGANDataModule(L.LightningDataModule):
             False, smooth images are always computed from the anime image at ``image_size``.
         max_pixels: images whose header gives more pixels (width x height) are skipped and
             listed without being decoded; ``None``: no limit beyond PIL's own.
+        smooth_pairing: ``"independent"`` (official: the smoothed anime D sees as a fake comes
+            from its own shuffled stream, so it is in general another anime image than the one
+            beside it, with its own crop) or ``"same"`` (each anime image with its own smoothed
+            version, pixel-aligned).
     """
 
     def __init__(
@@ -128,10 +220,18 @@ class AnimeGANDataModule(L.LightningDataModule):
         builtin: bool = False,
         use_official_smooth: bool = True,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        smooth_pairing: SmoothPairing = "independent",
     ) -> None:
         super().__init__()
         if image_size <= 0 or batch_size <= 0 or num_val_images <= 0:
             raise ValueError("image_size, batch_size and num_val_images must be positive")
+        if smooth_pairing not in SMOOTH_PAIRINGS:
+            raise ValueError(
+                f"data.smooth_pairing must be one of {' | '.join(SMOOTH_PAIRINGS)}, got "
+                f"{smooth_pairing!r}"
+            )
+        if int(seed) < 0:
+            raise ValueError(f"the data seed must be >= 0, got {seed}")
         self.root = Path(root).expanduser()
         self.style = style
         self.photo_dir = photo_dir
@@ -155,6 +255,7 @@ class AnimeGANDataModule(L.LightningDataModule):
         self.builtin = builtin
         self.use_official_smooth = use_official_smooth
         self.max_pixels = None if max_pixels is None else int(max_pixels)
+        self.smooth_pairing: SmoothPairing = smooth_pairing
 
         self.layout: DatasetLayout | None = None
         self.scans: dict[str, ScanResult] = {}
@@ -247,7 +348,8 @@ class AnimeGANDataModule(L.LightningDataModule):
             if self.anime_transform is not None
             else default_train_transform(self.image_size),
         )
-        # Deterministic transforms for num_workers=0; workers reseed in _seed_worker_transforms.
+        # Unseeded draws (plain (photo, anime) indices) are reproducible too; the sampler's indices
+        # reseed every draw from their own seed.
         train_dataset.reseed(self.seed)
         self.train_dataset = train_dataset
         self.val_dataset = PhotoDataset(
@@ -284,6 +386,8 @@ class AnimeGANDataModule(L.LightningDataModule):
         """Unpaired batches: dicts of ``photo``, ``anime``, ``anime_gray``, ``anime_smooth_gray``,
         each float32 ``[B, 3, S, S]`` in ``[-1, 1]``; incomplete last batches are dropped.
 
+        Every random choice is a function of ``(seed, epoch, position)`` (see
+        :class:`UnpairedSampler`), and the loader resumes mid-epoch (:class:`ResumableDataLoader`).
         The sampler shards by rank itself: run the Trainer with ``use_distributed_sampler=False``.
         """
         self._require_setup()
@@ -294,19 +398,18 @@ class AnimeGANDataModule(L.LightningDataModule):
             len(self.train_dataset.anime_paths),
             shuffle=True,
             seed=self.seed,
+            smooth_pairing=self.smooth_pairing,
         )
         if len(sampler) < self.batch_size:
             raise ValueError(
                 f"an epoch has {len(sampler)} photo/anime pairs per device, fewer than "
                 f"batch_size={self.batch_size}: add images or lower the batch size"
             )
-        return DataLoader(
+        return ResumableDataLoader(
             self.train_dataset,
             sampler=sampler,
             batch_size=self.batch_size,
-            drop_last=True,
-            worker_init_fn=_seed_worker_transforms,
-            collate_fn=None if self.batch_transform is None else _CollateThen(self.batch_transform),
+            collate_fn=_SeededCollate(self.batch_transform),
             **self._loader_kwargs(),
         )
 
@@ -375,6 +478,7 @@ class AnimeGANDataModule(L.LightningDataModule):
             "num_test": len(self.scans["test"].paths) if "test" in self.scans else 0,
             "num_skipped": sum(len(scan.skipped) for scan in self.scans.values()),
             "image_size": self.image_size,
+            "smooth_pairing": self.smooth_pairing,
             "cache_dir": str(self.cache_dir),
             "augmentation": {
                 "photo": describe_transform(self.train_dataset.photo_transform),

@@ -3,6 +3,11 @@
 Images are decoded by content, resized so the shorter side equals ``image_size`` (no squashing),
 then cropped to ``image_size x image_size`` by an albumentations-style transform. Tensors are
 float32 ``[3, S, S]`` in ``[-1, 1]`` (``x / 127.5 - 1``, as in the official loader).
+
+Training samples indexed by :class:`animegan.data.sampler.UnpairedIndex` reseed every
+albumentations transform from the index's own seed before drawing, so each crop, flip and jitter
+is a function of ``(seed, epoch, position)`` alone: the same in every worker layout and after a
+resume, with no random state to save.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from torch.utils.data import Dataset
 
 from animegan.data.augmentation import check_transform, seed_transform
 from animegan.data.decode import read_image_rgb
+from animegan.data.sampler import UnpairedIndex
 from animegan.data.smoothing import resize_shorter_side, to_gray3
 
 __all__ = [
     "ANIME_TARGETS",
+    "SAMPLE_SEED_KEY",
     "PhotoDataset",
     "Transform",
     "UnpairedPhotoAnimeDataset",
@@ -42,6 +49,10 @@ Transform = Callable[..., dict[str, Any]]
 # The dataset passes only ``anime_smooth_gray`` through the transform and derives ``anime_gray``
 # from the transformed colour image (cheaper, and exact under colour augmentation too).
 ANIME_TARGETS: dict[str, str] = {"anime_gray": "image", "anime_smooth_gray": "image"}
+
+# Sample key holding the per-sample seed (int64 scalar tensor) of a seeded index; the datamodule's
+# collate removes it from the batch after deriving the batch-level augmentation seed from it.
+SAMPLE_SEED_KEY = "sample_seed"
 
 
 def default_train_transform(image_size: int) -> A.Compose:
@@ -160,9 +171,15 @@ def _match_shape(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 class UnpairedPhotoAnimeDataset(Dataset[dict[str, torch.Tensor]]):
-    """Training samples: a photo and an unrelated anime image (with its gray and smooth gray).
+    """Training samples: a photo, an unrelated anime image with its gray, and a smoothed gray.
 
-    Indexed by ``(photo_index, anime_index)`` tuples, which :class:`UnpairedSampler` yields.
+    Indexed by :class:`animegan.data.sampler.UnpairedIndex` ``(photo, anime, smooth, seed)``
+    (what :class:`UnpairedSampler` yields): ``anime_smooth_gray`` is the edge-smoothed gray of
+    anime image ``smooth`` with its own independently drawn crop/augmentation when ``smooth !=
+    anime``, or the pixel-aligned smoothed version of ``anime`` (one shared draw) when they are
+    equal; every albumentations draw is seeded from ``seed``. A plain ``(photo_index,
+    anime_index)`` pair also works: the anime image's own smoothed version, with draws from the
+    transforms' own random state (see :meth:`reseed`).
 
     Args:
         photo_paths: training photos.
@@ -173,7 +190,8 @@ class UnpairedPhotoAnimeDataset(Dataset[dict[str, torch.Tensor]]):
             (e.g. ``SmoothCache(...).get``); resized to the anime image's shape if it differs.
         photo_transform: ``t(image=...)``; default a random ``S`` crop. Must return ``S x S`` uint8.
         anime_transform: ``t(image=..., anime_smooth_gray=...)``: one sampled transform for the
-            colour anime image and its smoothed gray; default a random ``S`` crop;
+            colour anime image and its smoothed gray (called as ``t(image=...)`` once for each
+            when they come from different anime images); default a random ``S`` crop;
             albumentations transforms get the targets added. Afterwards ``anime_gray`` is the
             luma of the transformed colour image and ``anime_smooth_gray`` is re-grayed, so
             colour augmentation never leaves a tint in the gray targets.
@@ -228,43 +246,82 @@ class UnpairedPhotoAnimeDataset(Dataset[dict[str, torch.Tensor]]):
         seed_transform(self.photo_transform, int(photo_seed))
         seed_transform(self.anime_transform, int(anime_seed))
 
-    def __getitem__(self, index: tuple[int, int]) -> dict[str, torch.Tensor]:
+    def _seed_draws(self, seed: int) -> tuple[int, int, int]:
+        # Independent seeds for the photo draw, the anime draw and the smoothed-anime draw.
+        photo_seed, anime_seed, smooth_seed = np.random.SeedSequence(seed).generate_state(3)
+        return int(photo_seed), int(anime_seed), int(smooth_seed)
+
+    def _load_anime(self, anime_index: int) -> np.ndarray:
+        return resize_shorter_side(
+            read_image_rgb(self.anime_paths[anime_index], self.image_size), self.image_size
+        )
+
+    def __getitem__(self, index: UnpairedIndex | tuple[int, int]) -> dict[str, torch.Tensor]:
         """One unpaired sample.
 
         Args:
-            index: ``(photo_index, anime_index)``.
+            index: :class:`UnpairedIndex` ``(photo, anime, smooth, seed)`` or ``(photo_index,
+                anime_index)``.
 
         Returns:
             ``photo``, ``anime``, ``anime_gray``, ``anime_smooth_gray``: float32 ``[3, S, S]`` in
-            ``[-1, 1]``; the last three are pixel-aligned.
+            ``[-1, 1]``; ``anime`` and ``anime_gray`` are pixel-aligned (and with
+            ``anime_smooth_gray`` too when it is the same anime image). Seeded indices add
+            ``sample_seed``: the index's seed as an int64 scalar tensor.
         """
-        if not isinstance(index, tuple | list) or len(index) != 2:
+        if not isinstance(index, tuple | list) or len(index) not in (2, 4):
             raise TypeError(
-                f"index with (photo_index, anime_index), got {index!r}: use UnpairedSampler"
+                "index with (photo_index, anime_index) or an UnpairedIndex (photo, anime, smooth, "
+                f"seed), got {index!r}: use UnpairedSampler"
             )
-        photo_index, anime_index = index
+        seeded = len(index) == 4
+        if seeded:
+            photo_index, anime_index, smooth_index, sample_seed = (int(i) for i in index)
+            photo_seed, anime_seed, smooth_seed = self._seed_draws(sample_seed)
+        else:
+            photo_index, anime_index = (int(i) for i in index)
+            smooth_index = anime_index
         size = self.image_size
         photo = resize_shorter_side(read_image_rgb(self.photo_paths[photo_index], size), size)
-        anime_path = self.anime_paths[anime_index]
         # Same decode and resize as SmoothCache, so the smooth image is pixel-aligned.
-        anime = resize_shorter_side(read_image_rgb(anime_path, size), size)
-        smooth = _match_shape(self.smooth_source(anime_path), anime.shape[:2])
+        anime = self._load_anime(anime_index)
 
+        if seeded:
+            seed_transform(self.photo_transform, photo_seed)
         photo = self.photo_transform(image=photo)["image"]
-        out = self.anime_transform(image=anime, anime_smooth_gray=to_gray3(smooth))
+        if seeded:
+            seed_transform(self.anime_transform, anime_seed)
+        if smooth_index == anime_index:
+            smooth = _match_shape(
+                self.smooth_source(self.anime_paths[anime_index]), anime.shape[:2]
+            )
+            out = self.anime_transform(image=anime, anime_smooth_gray=to_gray3(smooth))
+            smooth_out = out["anime_smooth_gray"]
+        else:
+            # Another anime image: its own crop and augmentation, as the official third stream.
+            out = self.anime_transform(image=anime)
+            smooth = resize_shorter_side(
+                self.smooth_source(self.anime_paths[smooth_index]), self.image_size
+            )
+            if seeded:
+                seed_transform(self.anime_transform, smooth_seed)
+            smooth_out = self.anime_transform(image=to_gray3(smooth))["image"]
         _check_square(photo, self.image_size, "photo")
-        for key in ("image", "anime_smooth_gray"):
-            _check_square(out[key], self.image_size, f"anime ({key})")
+        _check_square(out["image"], self.image_size, "anime (image)")
+        _check_square(smooth_out, self.image_size, "anime (anime_smooth_gray)")
         anime = out["image"]
-        return {
+        sample = {
             "photo": image_to_tensor(photo),
             "anime": image_to_tensor(anime),
             # Derived after the transform: the gray of exactly the colour image D sees.
             "anime_gray": gray_to_tensor(_luma(anime)),
             # Identity for a gray input (luma weights sum to 1); removes any tint a colour step
             # (e.g. hue jitter) put into the smoothed gray.
-            "anime_smooth_gray": gray_to_tensor(_luma(out["anime_smooth_gray"])),
+            "anime_smooth_gray": gray_to_tensor(_luma(smooth_out)),
         }
+        if seeded:
+            sample[SAMPLE_SEED_KEY] = torch.tensor(sample_seed, dtype=torch.int64)
+        return sample
 
 
 class PhotoDataset(Dataset[dict[str, Any]]):
