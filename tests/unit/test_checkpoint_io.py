@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -154,10 +155,10 @@ def test_kill_9_mid_save_never_leaves_a_broken_checkpoint(tmp_path: Path) -> Non
             for path in checkpoints:
                 loaded = torch.load(path, map_location="cpu", weights_only=True)
                 assert loaded["state_dict"]["w"].numel() == 4_000_000, path
-            assert list(tmpdir.iterdir()) == [], "files left in $TMPDIR"
+            # Libraries may create empty cache folders there (torchinductor_<user>); no file.
+            leftovers = [path for path in tmpdir.rglob("*") if not path.is_dir()]
+            assert leftovers == [], "files left in $TMPDIR"
         AtomicCheckpointIO().save_checkpoint(_checkpoint(0.0), folder / "last.ckpt")
         assert not list(folder.glob(f"{TEMP_PREFIX}*"))
     finally:
-        for path in tmpdir.iterdir():
-            path.unlink()
-        tmpdir.rmdir()
+        shutil.rmtree(tmpdir, ignore_errors=True)
