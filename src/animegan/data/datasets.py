@@ -236,8 +236,8 @@ class UnpairedPhotoAnimeDataset(Dataset[dict[str, torch.Tensor]]):
     def reseed(self, seed: int) -> None:
         """Reseed the transforms' own random generators (albumentations ignores global seeds).
 
-        Called with a distinct seed per dataloader worker, so workers do not repeat each
-        other's crops.
+        These generators serve plain ``(photo_index, anime_index)`` indices; an
+        :class:`UnpairedIndex` reseeds every draw from its own seed and does not depend on them.
 
         Args:
             seed: any non-negative integer.
