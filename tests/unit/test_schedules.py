@@ -186,3 +186,30 @@ def test_bad_schedule_values_are_one_clear_error() -> None:
         build_schedulers([], "cosine", 3, 0.0, max_epochs=3)
     with pytest.raises(ValueError, match="module.schedule must be one of"):
         _module("step")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"module": {"schedule": "linear"}}, "module.schedule='linear' is not valid"),
+        ({"module": {"eta_min_ratio": 2}}, "module.eta_min_ratio=2 is not valid"),
+        (
+            {"module": {"schedule": "cosine", "init_epochs": 5}, "trainer": {"max_epochs": 5}},
+            "trainer.max_epochs=5 is not valid: expected above module.init_epochs",
+        ),
+        (
+            {"module": {"schedule": "cosine", "init_epochs": 0}, "trainer": {"max_epochs": -1}},
+            "trainer.max_epochs=-1 is not valid",
+        ),
+        ({"model": {"generator": {"attention": "cbam"}}}, "attention='cbam' is not valid"),
+    ],
+)
+def test_cli_check_refuses_bad_schedule_and_attention_values(values: dict, message: str) -> None:
+    from omegaconf import OmegaConf
+
+    from animegan.cli.validate import ConfigValueError, check_train_config
+
+    with pytest.raises(ConfigValueError, match=message):
+        check_train_config(OmegaConf.create(values))
+    good = {"module": {"schedule": "cosine", "init_epochs": 1}, "trainer": {"max_epochs": 2}}
+    check_train_config(OmegaConf.create(good))
