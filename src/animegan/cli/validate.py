@@ -14,6 +14,9 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from animegan.models.attention import ATTENTIONS
+from animegan.training.schedules import SCHEDULES
+
 __all__ = ["ConfigValueError", "check_eval_config", "check_train_config"]
 
 MATMUL_PRECISIONS = ("highest", "high", "medium")
@@ -108,7 +111,9 @@ def check_train_config(cfg: DictConfig) -> None:
     ``trainer.max_steps`` (>= -1), ``trainer.limit_train_batches``, ``trainer.log_every_n_steps``
     (>= 1); ``data.batch_size``, ``data.image_size``, ``data.num_val_images`` (>= 1),
     ``data.num_workers`` (>= 0); ``module.init_epochs`` (>= 0), the learning rate (> 0) and betas
-    ([0, 1)) of every ``module.*_optimizer``; ``matmul_precision``; ``ckpt_path`` (a path or null).
+    ([0, 1)) of every ``module.*_optimizer``; ``matmul_precision``; ``ckpt_path`` (a path or null);
+    ``model.generator.attention``, ``module.schedule``, ``module.eta_min_ratio`` ([0, 1]) and,
+    for a cosine schedule, ``trainer.max_epochs`` > ``module.init_epochs``.
     Keys a config does not have are skipped.
 
     Args:
@@ -136,6 +141,22 @@ def check_train_config(cfg: DictConfig) -> None:
                 _check_betas(cfg, f"module.{name}.betas")
     _check_choice(cfg, "matmul_precision", MATMUL_PRECISIONS)
     _check_optional_text(cfg, "ckpt_path", "outputs/<run>/checkpoints/last.ckpt")
+    _check_choice(cfg, "model.generator.attention", ATTENTIONS)
+    _check_choice(cfg, "module.schedule", SCHEDULES)
+    _check_ratio(cfg, "module.eta_min_ratio")
+    if _value(cfg, "module.schedule") == "cosine":
+        epochs, init_epochs = _value(cfg, "trainer.max_epochs"), _value(cfg, "module.init_epochs")
+        init_epochs = init_epochs if isinstance(init_epochs, int) else 0
+        if not isinstance(epochs, int) or epochs <= init_epochs:  # None/-1: no end to anneal to
+            raise _fail("trainer.max_epochs", epochs, "above module.init_epochs for cosine", "100")
+
+
+def _check_ratio(cfg: DictConfig, key: str) -> None:
+    value = _value(cfg, key)
+    if value is _MISSING:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise _fail(key, value, "a number in [0, 1]", "0.0")
 
 
 def check_eval_config(cfg: DictConfig) -> None:

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from animegan.models.attention import Attention, attention_from_keys, residual_attention
 from animegan.models.init import official_generator_init_
 from animegan.models.weights import (
     describe_keys,
@@ -81,9 +82,22 @@ class InvertedResBlock(nn.Module):
         in_channels: input channels.
         out_channels: output channels; the input is added back iff it equals ``in_channels``.
         expansion_ratio: bottleneck width = ``round(in_channels * expansion_ratio)``.
+        attention: gate of the residual branch (``models/attention.py``), applied after the
+            projection's layer norm and before the residual add: ``"none"`` (the published
+            block: no module, no key), ``"se"``, ``"spatial"`` or ``"both"``. Only a residual
+            block (``in_channels == out_channels``) takes one; see ``docs/architecture_variants.md``.
+
+    Raises:
+        ValueError: unknown ``attention``, or an attention gate on a non-residual block.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, expansion_ratio: float = 2) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        expansion_ratio: float = 2,
+        attention: Attention = "none",
+    ) -> None:
         super().__init__()
         bottleneck = int(round(in_channels * expansion_ratio))
         self.use_residual = in_channels == out_channels
@@ -93,11 +107,22 @@ class InvertedResBlock(nn.Module):
             nn.Conv2d(bottleneck, out_channels, kernel_size=1, padding=0, bias=False),
             nn.GroupNorm(num_groups=1, num_channels=out_channels, eps=1e-5, affine=True),
         )
+        gate = residual_attention(attention, out_channels)
+        if gate is not None and not self.use_residual:
+            raise ValueError(
+                f"attention={attention!r} needs a residual block; this one maps "
+                f"{in_channels} -> {out_channels} channels"
+            )
+        # Registered after `layers` and only when used: "none" keeps the published modules,
+        # keys and init RNG draws.
+        self.attention = gate
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Args: features [B, in, H, W]. Returns: [B, out, H, W]."""
         out = self.layers(features)
-        # use_residual is fixed at construction, so this branch is static for export/compile.
+        # attention and use_residual are fixed at construction: static branches for export/compile.
+        if self.attention is not None:
+            out = self.attention(out)
         if self.use_residual:
             out = out + features
         return out
@@ -115,12 +140,19 @@ class Generator(nn.Module):
             initialisation (``animegan.models.init.official_generator_init_``);
             ``"pytorch"``: PyTorch's default conv initialisation. Irrelevant when weights are
             loaded afterwards.
+        attention: gate on the residual branch of the three residual inverted residual blocks
+            of ``block_c`` (``block_c.2`` .. ``block_c.4``): ``"none"`` (published generator,
+            bit-identical), ``"se"`` (squeeze-excitation, reduction 16), ``"spatial"`` (7x7
+            spatial attention) or ``"both"`` (SE then spatial).
     """
 
-    def __init__(self, init: Literal["official", "pytorch"] = "official") -> None:
+    def __init__(
+        self, init: Literal["official", "pytorch"] = "official", attention: Attention = "none"
+    ) -> None:
         super().__init__()
         if init not in ("official", "pytorch"):
             raise ValueError(f"init must be 'official' or 'pytorch', got {init!r}")
+        self.attention = attention
         self.block_a = nn.Sequential(
             ConvNormLReLU(3, 32, kernel_size=7, padding=3),
             ConvNormLReLU(32, 64, stride=2, padding=STRIDE2_PADDING),
@@ -133,9 +165,9 @@ class Generator(nn.Module):
         self.block_c = nn.Sequential(
             ConvNormLReLU(128, 128),
             InvertedResBlock(128, 256, expansion_ratio=2),
-            InvertedResBlock(256, 256, expansion_ratio=2),
-            InvertedResBlock(256, 256, expansion_ratio=2),
-            InvertedResBlock(256, 256, expansion_ratio=2),
+            InvertedResBlock(256, 256, expansion_ratio=2, attention=attention),
+            InvertedResBlock(256, 256, expansion_ratio=2, attention=attention),
+            InvertedResBlock(256, 256, expansion_ratio=2, attention=attention),
             ConvNormLReLU(256, 128),
         )
         self.block_d = nn.Sequential(
@@ -193,12 +225,17 @@ def generator_layouts() -> dict[str, type[nn.Module]]:
     return {"animeganv2": Generator, "animeganv2_lite": GeneratorLite}
 
 
+def _layout_options(generator_class: type[nn.Module], keys: list[str]) -> dict[str, str]:
+    # The full generator's attention variant is read from its keys; the lite one has no options.
+    return {"attention": attention_from_keys(keys)} if generator_class is Generator else {}
+
+
 @functools.cache
-def _layout_keys(generator_class: type[nn.Module]) -> tuple[str, ...]:
+def _layout_keys(generator_class: type[nn.Module], **options: str) -> tuple[str, ...]:
     # Built on the meta device: no memory, and no draw from the global RNG (a run's random
     # stream must not depend on whether some weight file was inspected before).
     with torch.device("meta"):
-        return tuple(generator_class().state_dict().keys())
+        return tuple(generator_class(**options).state_dict().keys())
 
 
 def detect_generator_class(keys: list[str] | set[str]) -> type[nn.Module] | None:
@@ -278,7 +315,7 @@ def load_generator(
             f"{describe_keys(expected[:3], limit=3)} (or 'stem.1.weight' for the lite "
             f"generator) or a checkpoint with keys like '{prefix}{expected[0]}'."
         )
-    generator = generator_class()
+    generator = generator_class(**_layout_options(generator_class, list(selected)))
     try:
         generator.load_state_dict(selected, strict=True)
     except RuntimeError as error:
@@ -310,7 +347,7 @@ def export_state_dict(generator: nn.Module, path: str | Path) -> Path:
         for k, v in strip_wrapper_prefixes(generator.state_dict()).items()
     }
     generator_class = detect_generator_class(list(state_dict)) or Generator
-    expected = _layout_keys(generator_class)
+    expected = _layout_keys(generator_class, **_layout_options(generator_class, list(state_dict)))
     if set(state_dict) != set(expected):
         missing = [k for k in expected if k not in state_dict]
         unexpected = [k for k in state_dict if k not in expected]

@@ -21,6 +21,7 @@ from animegan.training.checkpoint_state import checkpoint_section, restore_check
 from animegan.training.numerics import NonFiniteGuard, step_unless_nonfinite
 from animegan.training.parameters import set_requires_grad, trainable_tail
 from animegan.training.performance import apply_speed_settings, to_memory_format
+from animegan.training.schedules import Schedule, build_schedulers, check_schedule, step_schedulers
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
 Phase = Literal["init", "gan"]
@@ -65,6 +66,8 @@ class AnimeGANModule(L.LightningModule):
             registered either. Batches then carry ``landmarks`` [B, 5, 2] and ``has_face`` [B].
         trainable_last_blocks: fine-tuning: train only the generator's last N top-level blocks
             (``block_a`` … ``block_e``, ``out_layer``); ``None`` trains all of it.
+        schedule: learning rates ``"constant"`` (official) or ``"cosine"`` per phase, stepped
+            per epoch (``training/schedules.py``); ``eta_min_ratio``: cosine's final rate / initial.
         run_config: resolved run configuration (plain dict) stored in every checkpoint.
     """
 
@@ -86,6 +89,8 @@ class AnimeGANModule(L.LightningModule):
         max_consecutive_nonfinite: int = 20,
         arcface: nn.Module | None = None,
         trainable_last_blocks: int | None = None,
+        schedule: Schedule = "constant",
+        eta_min_ratio: float = 0.0,
         run_config: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -100,6 +105,8 @@ class AnimeGANModule(L.LightningModule):
         self.objective = objective
         self._optimizer_factories = (init_optimizer, generator_optimizer, discriminator_optimizer)
         self.init_epochs = init_epochs
+        self.schedule_args = (schedule, init_epochs, eta_min_ratio)
+        check_schedule(schedule, eta_min_ratio)
         self.channels_last = channels_last
         self.compile_networks = compile
         self.compile_mode = compile_mode
@@ -129,15 +136,17 @@ class AnimeGANModule(L.LightningModule):
     def on_validation_start(self) -> None:
         self.feature_extractor.to(self.device)
 
-    def configure_optimizers(self) -> list[Optimizer]:
+    def configure_optimizers(self) -> list[Optimizer] | tuple[list[Optimizer], list[Any]]:
         init_factory, generator_factory, discriminator_factory = self._optimizer_factories
-        return list(
+        optimizers = list(
             Optimizers(
                 init=init_factory(self.generator_parameters),
                 generator=generator_factory(self.generator_parameters),
                 discriminator=discriminator_factory(self.discriminator.parameters()),
             )
         )
+        schedulers = build_schedulers(optimizers, *self.schedule_args, self.trainer.max_epochs)
+        return (optimizers, schedulers) if schedulers else optimizers
 
     def _optimizers(self) -> Optimizers:
         """The three (Lightning-wrapped) optimizers by name."""
@@ -147,6 +156,11 @@ class AnimeGANModule(L.LightningModule):
         # Only the trainable tail toggles; frozen fine-tuning blocks stay frozen in every phase.
         for parameter in self.generator_parameters:
             parameter.requires_grad_(flag)
+
+    def on_train_epoch_end(self) -> None:
+        # Manual optimisation: Lightning saves/restores the schedulers but never steps them.
+        # Runs before the checkpoint callbacks' hook, so an epoch's checkpoint holds the stepped state.
+        step_schedulers(self.lr_schedulers() or [], self.phase)
 
     # ------------------------------------------------------------------------------- forward
     def forward(self, photo: Tensor) -> Tensor:
