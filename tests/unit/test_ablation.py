@@ -12,11 +12,13 @@ import yaml
 from PIL import Image
 
 from animegan.experiments.ablation import (
+    ArmSummary,
     aggregate,
     find_jobs,
     last_metric_values,
     main,
     study_settings,
+    verdict,
 )
 
 STUDY = {
@@ -147,3 +149,90 @@ def test_cli(sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert (out / "ablation_plot.png").is_file() and (out / "ablation_summary.md").is_file()
     assert main(["aggregate", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+# ------------------------------------------------ several arm keys (architecture study), verdicts
+ARCH_STUDY = {
+    "group_by": ["model.generator.attention", "module.schedule"],
+    "baseline": "none/constant",
+    "metrics": ["val/content"],
+    "decisive_metric": "val/content",
+    "mode": "min",
+}
+
+
+def write_arch_job(folder: Path, attention: str, schedule: str, seed: int, content: float) -> None:
+    """A job of the architecture study: the arm is named by two config keys."""
+    folder.mkdir(parents=True)
+    config = {
+        "seed": seed,
+        "model": {"generator": {"attention": attention}},
+        "module": {"schedule": schedule},
+        "study": ARCH_STUDY,
+    }
+    (folder / "config_resolved.yaml").write_text(yaml.safe_dump(config))
+    with (folder / "metrics.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows([["epoch", "val/content"], [0, content]])
+
+
+def test_several_group_by_keys_name_the_arm_and_verdicts_follow_the_spread(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "sweep"
+    values = {
+        ("none", "constant"): [10.0, 11.0, 12.0],  # baseline: mean 11, std 1
+        ("se", "constant"): [7.0, 8.0, 9.0],  # mean 8, std 1: |Δ| 3 > 1 + 1 -> better
+        ("se", "cosine"): [9.0, 10.0, 11.0],  # mean 10: |Δ| 1 <= 2 -> within spread
+        ("spatial", "cosine"): [14.0, 15.0, 16.0],  # mean 15: worse
+        ("both", "cosine"): [1.0],  # one seed: no spread, no verdict
+    }
+    for (attention, schedule), seeds in values.items():
+        for seed, value in enumerate(seeds):
+            write_arch_job(root / f"{attention}_{schedule}_{seed}", attention, schedule, seed, value)
+    result = aggregate(root, tmp_path / "out")
+    assert result.settings.group_by == ("model.generator.attention", "module.schedule")
+    names = [arm.arm for arm in result.arms]
+    assert names == ["none/constant", "both/cosine", "se/constant", "se/cosine", "spatial/cosine"]
+    table = result.files["markdown"].read_text()
+    assert table.startswith("| attention/schedule | n seeds | val/content (decisive) |")
+    assert "Δ val/content vs none/constant | verdict |" in table
+    # Welch t for se/constant: -3 / sqrt(1/3 + 1/3) = -3.67
+    assert "| `se/constant` | 3 | 8 ± 1 | -3 | better (t = -3.7) |" in table
+    assert "| `se/cosine` | 3 | 10 ± 1 | -1 | no verdict: within spread |" in table
+    assert "| `spatial/cosine` | 3 | 15 ± 1 | +4 | worse (t = +4.9) |" in table
+    # The lowest mean is in bold, but one seed allows no verdict.
+    assert "| `both/cosine` | 1 | **1** | -10 | no verdict: n < 2 |" in table
+    assert "| `none/constant` | 3 | 11 ± 1 | — | — |" in table
+
+
+def test_verdict_rule_and_max_mode() -> None:
+    base = ArmSummary("none", (0, 1), {"m": (1.0, 1.0)})
+    same_spread = ArmSummary("a", (0, 1), {"m": (2.0, 2.0)})  # both std 0, |Δ| 1 > 0
+    assert verdict(same_spread, base, "m", "min") == "worse"
+    assert verdict(same_spread, base, "m", "max") == "better"
+    equal = ArmSummary("b", (0, 1), {"m": (1.0, 1.0)})
+    assert verdict(equal, base, "m", "min") == "no verdict: within spread"
+    assert verdict(ArmSummary("c", (0,), {"m": (5.0,)}), base, "m", "min") == "no verdict: n < 2"
+    assert verdict(same_spread, base, "missing", "min") == "no verdict: n < 2"
+
+
+def test_cli_group_by_takes_comma_separated_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "sweep"
+    write_arch_job(root / "a", "se", "cosine", 0, 1.0)
+    write_arch_job(root / "b", "se", "constant", 0, 2.0)
+    args = ["aggregate", str(root), "--group-by", "module.schedule,model.generator.attention"]
+    assert main([*args, "--baseline", "constant/se"]) == 0
+    printed = capsys.readouterr().out
+    assert "| schedule/attention |" in printed and "| `cosine/se` | 1 | **1** | -1 |" in printed
+
+
+def test_a_list_of_arm_keys_must_hold_names(tmp_path: Path) -> None:
+    root = tmp_path / "sweep"
+    write_arch_job(root / "a", "se", "cosine", 0, 1.0)
+    config = yaml.safe_load((root / "a" / "config_resolved.yaml").read_text())
+    config["study"]["group_by"] = ["module.schedule", {"_target_": "os.system"}]
+    (root / "a" / "config_resolved.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(ValueError, match="study.group_by must be a config key"):
+        aggregate(root)

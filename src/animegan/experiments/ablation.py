@@ -3,7 +3,9 @@
 A job is any folder holding ``config_resolved.yaml`` (written by every training run) and a
 ``metrics.csv`` (CSV logger). The arm of a job is a config value (``augmentation.name`` for the
 augmentation study), its seed is ``seed``, its metrics are the last logged value of each metric
-column. Nothing here knows which metrics exist: validation loss terms (``val/content``) today,
+column. An arm may be named by several keys (``group_by: [model.generator.attention,
+module.schedule]`` for the architecture study): their values are joined with ``/``
+(``se/cosine``). Nothing here knows which metrics exist: validation loss terms (``val/content``) today,
 FID/KID/LPIPS (``metrics/fid``) once they are logged, with no code change.
 
     python -m animegan.experiments.ablation aggregate multirun/augmentation_ablation/<time>
@@ -12,6 +14,10 @@ writes ``ablation_runs.csv`` (one row per job), ``ablation_summary.csv``, ``abla
 ``ablation_plot.png`` and ``ablation_samples.png`` (every job's final sample grid, arms x seeds)
 into the sweep folder (or ``--out``). Study settings (metrics, decisive metric, baseline) are read
 from the ``study`` section of the jobs' configs; flags override them.
+
+The table's verdict column compares each arm with the baseline on the decisive metric and says
+``better`` or ``worse`` only where the spread over seeds allows it (see :func:`verdict`);
+everywhere else it says why there is no verdict.
 
 A job folder is untrusted data: its YAML is read with ``yaml.safe_load`` (no Python tags) and
 only plain values are taken from it (the arm: a name or number, the seed: an integer, the study
@@ -48,6 +54,7 @@ __all__ = [
     "read_job",
     "study_settings",
     "summarize",
+    "verdict",
     "write_markdown",
     "write_plot",
     "write_sample_grids",
@@ -57,6 +64,8 @@ log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config_resolved.yaml"
 METRICS_FILE = "metrics.csv"
+# Joins the values of several group_by keys into one arm name ("se/cosine").
+ARM_SEPARATOR = "/"
 # Metric columns taken when neither the study config nor the caller names any.
 DEFAULT_METRIC_PREFIXES = ("val/", "metrics/")
 Mode = Literal["min", "max"]
@@ -67,14 +76,16 @@ class StudySettings:
     """What to compare and how (the ``study`` section of an experiment config).
 
     Attributes:
-        group_by: dotted config key whose value names a job's arm (e.g. ``augmentation.name``).
+        group_by: dotted config key whose value names a job's arm (e.g. ``augmentation.name``),
+            or several keys whose values, joined with ``/``, name it (``se/cosine`` for
+            ``(model.generator.attention, module.schedule)``).
         metrics: metric columns to tabulate; empty = every ``val/*`` and ``metrics/*`` column.
         decisive_metric: the metric that decides; ``None`` = the first of ``metrics``.
         mode: ``"min"`` when lower is better for the decisive metric, ``"max"`` otherwise.
         baseline: arm the others are compared against (``None``: no comparison column).
     """
 
-    group_by: str = "augmentation.name"
+    group_by: str | tuple[str, ...] = "augmentation.name"
     metrics: tuple[str, ...] = ()
     decisive_metric: str | None = None
     mode: Mode = "min"
@@ -87,7 +98,8 @@ class JobResult:
 
     Attributes:
         path: the job folder.
-        arm: value of the study's ``group_by`` key (``"(unset)"`` when the key is missing).
+        arm: value of the study's ``group_by`` key, or the values of its keys joined with ``/``
+            (``"(unset)"`` for a missing key).
         seed: the job's ``seed`` (``None`` when missing).
         metrics: last logged value of each metric column, NaN-free.
         samples: the job's final sample grid (``samples/last.png``) if written.
@@ -249,22 +261,38 @@ def _plain_name(value: Any, key: str, source: Path) -> str | None:
     )
 
 
-def _names(value: Any, key: str, source: Path) -> tuple[str, ...]:
+def _names(value: Any, key: str, source: Path, what: str = "metric name") -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
         raise StoredConfigError(
-            f"{source}: study.{key} must be a metric name or a list of names, got "
+            f"{source}: study.{key} must be a {what} or a list of names, got "
             f"{type(value).__name__}"
         )
     return tuple(items)
 
 
-def read_job(job_dir: str | Path, group_by: str, metrics: Sequence[str] = ()) -> JobResult:
+def _group_keys(group_by: str | Sequence[str]) -> tuple[str, ...]:
+    return (group_by,) if isinstance(group_by, str) else tuple(group_by)
+
+
+def arm_label(group_by: str | Sequence[str]) -> str:
+    """Header of the arm column: ``augmentation`` for ``augmentation.name`` (the key's first
+    part), ``attention/schedule`` for ``(model.generator.attention, module.schedule)`` (the last
+    part of each of several keys)."""
+    keys = _group_keys(group_by)
+    if len(keys) == 1:
+        return keys[0].split(".")[0] or "arm"
+    return ARM_SEPARATOR.join(key.split(".")[-1] for key in keys)
+
+
+def read_job(
+    job_dir: str | Path, group_by: str | Sequence[str], metrics: Sequence[str] = ()
+) -> JobResult:
     """Arm, seed, metrics and sample grid of one job folder.
 
     Args:
         job_dir: folder with ``config_resolved.yaml`` (and, once trained, ``metrics.csv``).
-        group_by: dotted config key naming the arm.
+        group_by: dotted config key naming the arm, or several (values joined with ``/``).
         metrics: metric columns to read (empty: every ``val/*`` and ``metrics/*``).
 
     Returns:
@@ -273,7 +301,8 @@ def read_job(job_dir: str | Path, group_by: str, metrics: Sequence[str] = ()) ->
     job_dir = Path(job_dir)
     config = _read_config(job_dir)
     source = job_dir / CONFIG_FILE
-    arm = _plain_name(_lookup(config, group_by), group_by, source)
+    parts = [_plain_name(_lookup(config, key), key, source) for key in _group_keys(group_by)]
+    arm = ARM_SEPARATOR.join("(unset)" if part is None else part for part in parts)
     seed = config.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise StoredConfigError(f"{source}: seed must be an integer, got {type(seed).__name__}")
@@ -282,7 +311,7 @@ def read_job(job_dir: str | Path, group_by: str, metrics: Sequence[str] = ()) ->
     samples = job_dir / "samples" / "last.png"
     return JobResult(
         path=job_dir,
-        arm="(unset)" if arm is None else arm,
+        arm=arm,
         seed=seed,
         metrics=values,
         samples=samples if samples.is_file() else None,
@@ -307,7 +336,12 @@ def study_settings(job_dir: str | Path, **overrides: Any) -> StudySettings:
             + ("one naming a _target_" if isinstance(section, Mapping) else type(section).__name__)
         )
     values: dict[str, Any] = {}
+    group_by = section.get("group_by")
+    if isinstance(group_by, list | tuple):
+        values["group_by"] = _names(group_by, "group_by", source, what="config key")
     for key in ("group_by", "decisive_metric", "mode", "baseline"):
+        if key in values:
+            continue
         value = section.get(key)
         if value is not None:
             name = _plain_name(value, f"study.{key}", source)
@@ -317,6 +351,8 @@ def study_settings(job_dir: str | Path, **overrides: Any) -> StudySettings:
     values.update({key: value for key, value in overrides.items() if value is not None})
     if "metrics" in values:
         values["metrics"] = tuple(values["metrics"])
+    if not isinstance(values.get("group_by", ""), str):
+        values["group_by"] = tuple(values["group_by"])
     if values.get("mode", "min") not in ("min", "max"):
         raise ValueError(f"study mode must be 'min' or 'max', got {values['mode']!r}")
     return StudySettings(**values)
@@ -365,6 +401,37 @@ def _best_arm(arms: Sequence[ArmSummary], metric: str, mode: Mode) -> str | None
     return (min(scored) if mode == "min" else max(scored))[1]
 
 
+def verdict(arm: ArmSummary, baseline: ArmSummary, metric: str, mode: Mode) -> str:
+    """Whether ``arm`` beats ``baseline`` on ``metric``, said only where the seed spread allows.
+
+    The rule: both arms need at least two seeds (a spread), and the difference of the means must
+    exceed the sum of the two sample standard deviations, i.e. the mean ± 1 std bands do not
+    overlap. With three seeds each and equal spreads that is a Welch t of at least 2.45. The
+    Welch t statistic is shown beside a verdict.
+
+    Args:
+        arm: the arm judged.
+        baseline: the arm it is compared with.
+        metric: the decisive metric.
+        mode: ``"min"`` if lower is better, ``"max"`` otherwise.
+
+    Returns:
+        ``"better (t = …)"`` or ``"worse (t = …)"``; otherwise the reason there is no verdict:
+        ``"no verdict: n < 2"`` or ``"no verdict: within spread"``.
+    """
+    a = arm.values.get(metric, ())
+    b = baseline.values.get(metric, ())
+    if len(a) < 2 or len(b) < 2:
+        return "no verdict: n < 2"
+    delta = arm.mean(metric) - baseline.mean(metric)
+    if abs(delta) <= arm.std(metric) + baseline.std(metric):
+        return "no verdict: within spread"
+    better = delta < 0 if mode == "min" else delta > 0
+    error = math.sqrt(arm.std(metric) ** 2 / len(a) + baseline.std(metric) ** 2 / len(b))
+    word = "better" if better else "worse"
+    return f"{word} (t = {delta / error:+.2g})" if error > 0 else word
+
+
 def write_markdown(
     arms: Sequence[ArmSummary], settings: StudySettings, metrics: Sequence[str], path: Path
 ) -> str:
@@ -383,10 +450,10 @@ def write_markdown(
     best = _best_arm(arms, decisive, settings.mode) if decisive else None
     base = next((arm for arm in arms if arm.arm == settings.baseline), None)
     show_delta = decisive is not None and base is not None
-    header = [settings.group_by.split(".")[0] if settings.group_by else "arm", "n seeds"]
+    header = [arm_label(settings.group_by), "n seeds"]
     header += [f"{metric}{' (decisive)' if metric == decisive else ''}" for metric in metrics]
     if show_delta:
-        header.append(f"Δ {decisive} vs {settings.baseline}")
+        header += [f"Δ {decisive} vs {settings.baseline}", "verdict"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for arm in arms:
         cells = [f"`{arm.arm}`", str(arm.num_seeds)]
@@ -397,6 +464,7 @@ def write_markdown(
             assert decisive is not None and base is not None
             delta = arm.mean(decisive) - base.mean(decisive)
             cells.append("—" if arm is base or math.isnan(delta) else f"{delta:+.3g}")
+            cells.append("—" if arm is base else verdict(arm, base, decisive, settings.mode))
         lines.append("| " + " | ".join(cells) + " |")
     notes = ["", "Mean ± sample standard deviation over seeds (last logged value of each run)."]
     if decisive is not None:
@@ -404,6 +472,12 @@ def write_markdown(
         notes.append(
             f"Decisive metric: `{decisive}` ({better} is better); best mean: `{best}`. "
             "A difference smaller than the spread over seeds is not evidence."
+        )
+    if show_delta:
+        notes.append(
+            f"Verdict vs `{settings.baseline}`: `better`/`worse` only when both arms have at "
+            "least 2 seeds and |Δ| exceeds the sum of their standard deviations (the mean ± std "
+            "bands do not overlap); t = Welch's t statistic."
         )
     text = "\n".join(lines + notes) + "\n"
     path.write_text(text)
@@ -527,7 +601,7 @@ def aggregate(
     sweep_dir: str | Path,
     out_dir: str | Path | None = None,
     *,
-    group_by: str | None = None,
+    group_by: str | Sequence[str] | None = None,
     metrics: Sequence[str] | None = None,
     decisive_metric: str | None = None,
     mode: Mode | None = None,
@@ -600,7 +674,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     agg = commands.add_parser("aggregate", help="tabulate and plot every job of a sweep")
     agg.add_argument("sweep_dir", type=Path, help="sweep folder (or a parent of several)")
     agg.add_argument("--out", type=Path, default=None, help="output folder (default: sweep_dir)")
-    agg.add_argument("--group-by", default=None, help="config key naming the arm")
+    agg.add_argument(
+        "--group-by", default=None, help="config key naming the arm (comma-separated: several)"
+    )
     agg.add_argument("--metrics", default=None, help="comma-separated metric columns")
     agg.add_argument("--decisive", default=None, help="the metric that decides")
     agg.add_argument("--mode", choices=["min", "max"], default=None, help="better direction")
@@ -611,7 +687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = aggregate(
             args.sweep_dir,
             args.out,
-            group_by=args.group_by,
+            group_by=tuple(k for k in args.group_by.split(",") if k) if args.group_by else None,
             metrics=[m for m in args.metrics.split(",") if m] if args.metrics else None,
             decisive_metric=args.decisive,
             mode=args.mode,
