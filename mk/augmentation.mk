@@ -1,13 +1,15 @@
-# Augmentation recipes and the augmentation ablation study (experiments/augmentation_ablation/).
-# STUDY: augmentation_ablation (tiny CPU budget, embedded data) | augmentation_ablation_gpu (real budget).
+# Ablation studies (experiments/<study>/): augmentation recipes and generator architecture.
+# STUDY: augmentation_ablation (tiny CPU budget, embedded data) | augmentation_ablation_gpu (real budget)
+#      | architecture_ablation | architecture_ablation_gpu (attention x schedule, same budgets).
 STUDY ?= augmentation_ablation
 # Sweep folder to aggregate; default: the newest one of the study.
 SWEEP ?= $(shell ls -dt multirun/$(STUDY)/*/ 2>/dev/null | head -n 1)
-ABLATION_RESULTS ?= experiments/augmentation_ablation/results
+# Reports are copied into the study's folder (a _gpu study shares its tiny study's folder).
+ABLATION_RESULTS ?= experiments/$(patsubst %_gpu,%,$(STUDY))/results
 
 .PHONY: sweep aggregate bench-data
 
-sweep: $(STAMP)  ## augmentation study as a Hydra multirun, then aggregate (STUDY=augmentation_ablation_gpu: real budget; ARGS="hydra/launcher=joblib ...")
+sweep: $(STAMP)  ## ablation study (STUDY=augmentation_ablation|architecture_ablation[_gpu]) as a Hydra multirun, then aggregate (STUDY=augmentation_ablation_gpu: real budget; ARGS="hydra/launcher=joblib ...")
 	$(PY) -m animegan.cli.train -m experiment=$(STUDY) $(ARGS)
 	@$(MAKE) --no-print-directory aggregate STUDY=$(STUDY) SWEEP=
 

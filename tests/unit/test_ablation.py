@@ -188,7 +188,9 @@ def test_several_group_by_keys_name_the_arm_and_verdicts_follow_the_spread(
     }
     for (attention, schedule), seeds in values.items():
         for seed, value in enumerate(seeds):
-            write_arch_job(root / f"{attention}_{schedule}_{seed}", attention, schedule, seed, value)
+            write_arch_job(
+                root / f"{attention}_{schedule}_{seed}", attention, schedule, seed, value
+            )
     result = aggregate(root, tmp_path / "out")
     assert result.settings.group_by == ("model.generator.attention", "module.schedule")
     names = [arm.arm for arm in result.arms]

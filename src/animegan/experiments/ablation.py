@@ -265,8 +265,7 @@ def _names(value: Any, key: str, source: Path, what: str = "metric name") -> tup
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
         raise StoredConfigError(
-            f"{source}: study.{key} must be a {what} or a list of names, got "
-            f"{type(value).__name__}"
+            f"{source}: study.{key} must be a {what} or a list of names, got {type(value).__name__}"
         )
     return tuple(items)
 
