@@ -113,7 +113,8 @@ def check_train_config(cfg: DictConfig) -> None:
     ``data.num_workers`` (>= 0); ``module.init_epochs`` (>= 0), the learning rate (> 0) and betas
     ([0, 1)) of every ``module.*_optimizer``; ``matmul_precision``; ``ckpt_path`` (a path or null);
     ``model.generator.attention``, ``module.schedule``, ``module.eta_min_ratio`` ([0, 1]) and,
-    for a cosine schedule, ``trainer.max_epochs`` > ``module.init_epochs``.
+    for a cosine schedule, ``trainer.max_epochs`` > ``module.init_epochs``; a
+    ``loss.generator_weights.distill_*`` weight > 0 only with a ``module.teacher``.
     Keys a config does not have are skipped.
 
     Args:
@@ -149,6 +150,28 @@ def check_train_config(cfg: DictConfig) -> None:
         init_epochs = init_epochs if isinstance(init_epochs, int) else 0
         if not isinstance(epochs, int) or epochs <= init_epochs:  # None/-1: no end to anneal to
             raise _fail("trainer.max_epochs", epochs, "above module.init_epochs for cosine", "100")
+    _check_distill_teacher(cfg)
+
+
+def _check_distill_teacher(cfg: DictConfig) -> None:
+    """A distillation weight > 0 needs ``module.teacher`` (else the first G step would fail)."""
+    teacher = _value(cfg, "module.teacher")
+    if isinstance(teacher, DictConfig) and OmegaConf.is_missing(teacher, "path"):
+        raise ConfigValueError(
+            "module.teacher.path is not set: pass the teacher generator, e.g. "
+            "module.teacher.path=outputs/<run>/checkpoints/last.ckpt (ours) or a .pt state_dict"
+        )
+    if teacher is not None:
+        return
+    for name in ("distill_pixel", "distill_content"):
+        key = f"loss.generator_weights.{name}"
+        value = _value(cfg, key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            raise ConfigValueError(
+                f"{key}={value!r} needs a teacher generator, but module.teacher is null: use "
+                "experiment=distill_lite module.teacher.path=<teacher .ckpt or .pt>, "
+                f"or set {key}=0"
+            )
 
 
 def _check_ratio(cfg: DictConfig, key: str) -> None:

@@ -5,7 +5,8 @@ and the discriminator line of ``tools/ops.py``): content 1.5, style 2.5, colour 
 adversarial 300; D scale 300 with weights 1.7 (anime), 1.7 (fake), 1.7 (gray), 1.0 (smooth). The
 per-style presets, with the source of every number, are the YAMLs in ``conf/loss/``.
 
-Generator total = adversarial·g_adv + content·content + style·style + color·color + tv·tv.
+Generator total = adversarial·g_adv + content·content + style·style + color·color + tv·tv
+(+ identity, pixel, distill_pixel and distill_content where their weights are > 0).
 Discriminator total = scale·(anime·d_anime + fake·d_fake + gray·d_gray + smooth·d_smooth).
 Init phase total = init_content_weight·content (defaults to the generator's content weight).
 """
@@ -52,6 +53,10 @@ class GeneratorLossWeights:
         identity: weight of the ArcFace identity term (0 = off; needs an ArcFace model and
             landmarks in the batch).
         pixel: weight of the pixel L1 term mean|fake − photo| (0 = off; face fine-tuning).
+        distill_pixel: weight of mean|fake − teacher(photo)| (0 = off; distillation: needs a
+            teacher's output).
+        distill_content: weight of the L1 of the VGG features of fake and teacher(photo)
+            (0 = off; distillation).
     """
 
     adversarial: float = 300.0
@@ -61,6 +66,8 @@ class GeneratorLossWeights:
     tv: float = 1.0
     identity: float = 0.0
     pixel: float = 0.0
+    distill_pixel: float = 0.0
+    distill_content: float = 0.0
 
     def __post_init__(self) -> None:
         for field in fields(self):
@@ -184,6 +191,12 @@ class AnimeGANObjective:
             f"adversarial={self.adversarial!r}, init_content_weight={self.init_content_weight})"
         )
 
+    @property
+    def needs_teacher(self) -> bool:
+        """True when a distillation weight is > 0, so the generator loss needs a teacher output."""
+        weights = self.generator_weights
+        return weights.distill_pixel > 0 or weights.distill_content > 0
+
     def init_loss(
         self, photo_features: Tensor, fake_features: Tensor
     ) -> tuple[Tensor, dict[str, Tensor]]:
@@ -230,6 +243,8 @@ class AnimeGANObjective:
         anime_gray_features: Tensor,
         logits_fake: Tensor,
         identity: Tensor | None = None,
+        teacher_anime: Tensor | None = None,
+        teacher_features: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """Generator loss of the adversarial phase.
 
@@ -242,13 +257,29 @@ class AnimeGANObjective:
             logits_fake: D(fake_anime), raw logits [B, 1, h'', w''], graph kept to G.
             identity: precomputed identity loss (1 − cos of ArcFace embeddings, in [0, 2]),
                 or None when no ArcFace model is configured.
+            teacher_anime: a frozen teacher generator's output for ``photo`` (distillation),
+                same shape and range as ``fake_anime``, no graph; None without a teacher.
+            teacher_features: VGG features of ``teacher_anime``, shape of ``fake_features``;
+                given together with ``teacher_anime``.
 
         Returns:
             ``(total, terms)``: terms ``"g_adv"``, ``"content"``, ``"style"``, ``"color"``,
-            ``"tv"``, ``"pixel"``, ``"identity"`` (when given) (unweighted) and ``"g_total"``
-            (the weighted sum, same tensor as total).
+            ``"tv"``, ``"pixel"``, ``"identity"`` (when given), ``"distill_pixel"`` and
+            ``"distill_content"`` (when a teacher output is given) (unweighted) and
+            ``"g_total"`` (the weighted sum, same tensor as total).
+
+        Raises:
+            ValueError: only one of ``teacher_anime``/``teacher_features`` is given, or a
+                distill weight is > 0 and no teacher output is.
         """
         weights = self.generator_weights
+        if (teacher_anime is None) != (teacher_features is None):
+            raise ValueError("give teacher_anime and teacher_features together, or neither")
+        if teacher_anime is None and self.needs_teacher:
+            raise ValueError(
+                "loss.generator_weights.distill_pixel/distill_content > 0 need a teacher "
+                "generator: set module.teacher (see experiment=distill_lite)"
+            )
         terms = {
             "g_adv": generator_adversarial_loss(self.adversarial, logits_fake),
             "content": content_loss(photo_features, fake_features),
@@ -268,6 +299,12 @@ class AnimeGANObjective:
         if identity is not None:
             terms["identity"] = identity
             pairs.append((weights.identity, identity))
+        if teacher_anime is not None and teacher_features is not None:
+            # The teacher's output is the target: same L1 helpers as pixel and content.
+            terms["distill_pixel"] = pixel_l1_loss(teacher_anime, fake_anime)
+            terms["distill_content"] = content_loss(teacher_features, fake_features)
+            pairs.append((weights.distill_pixel, terms["distill_pixel"]))
+            pairs.append((weights.distill_content, terms["distill_content"]))
         total = _weighted_sum(pairs)
         terms["g_total"] = total
         return total, terms

@@ -66,6 +66,8 @@ class AnimeGANModule(L.LightningModule):
             registered either. Batches then carry ``landmarks`` [B, 5, 2] and ``has_face`` [B].
         trainable_last_blocks: fine-tuning: train only the generator's last N top-level blocks
             (``block_a`` … ``block_e``, ``out_layer``); ``None`` trains all of it.
+        teacher: frozen generator whose outputs the generator learns to match (distillation
+            terms of the objective; ``None`` = none); frozen here, not registered either.
         schedule: learning rates ``"constant"`` (official) or ``"cosine"`` per phase, stepped
             per epoch (``training/schedules.py``); ``eta_min_ratio``: cosine's final rate / initial.
         run_config: resolved run configuration (plain dict) stored in every checkpoint.
@@ -89,6 +91,7 @@ class AnimeGANModule(L.LightningModule):
         max_consecutive_nonfinite: int = 20,
         arcface: nn.Module | None = None,
         trainable_last_blocks: int | None = None,
+        teacher: nn.Module | None = None,
         schedule: Schedule = "constant",
         eta_min_ratio: float = 0.0,
         run_config: Mapping[str, Any] | None = None,
@@ -101,6 +104,9 @@ class AnimeGANModule(L.LightningModule):
         self.discriminator = discriminator
         object.__setattr__(self, "feature_extractor", feature_extractor)  # not registered: see Args
         object.__setattr__(self, "arcface", arcface)
+        if teacher is not None:
+            teacher.requires_grad_(False).eval()
+        object.__setattr__(self, "teacher", teacher)
         self.generator_parameters = trainable_tail(generator, trainable_last_blocks)
         self.objective = objective
         self._optimizer_factories = (init_optimizer, generator_optimizer, discriminator_optimizer)
@@ -129,7 +135,7 @@ class AnimeGANModule(L.LightningModule):
         )
 
     def on_fit_start(self) -> None:
-        for frozen in (self.feature_extractor, self.arcface):
+        for frozen in (self.feature_extractor, self.arcface, self.teacher):
             if frozen is not None:
                 frozen.to(self.device).eval()
 
@@ -259,9 +265,13 @@ class AnimeGANModule(L.LightningModule):
         """One G update: adversarial + content + style + colour + TV; D frozen, VGG never trains."""
         self._set_generator_trainable(True)
         set_requires_grad(self.discriminator, False)
+        teacher_anime = teacher_features = None
         with torch.no_grad():
             photo_features = self.feature_extractor(images["photo"])
             anime_gray_features = self.feature_extractor(images["anime_gray"])
+            if self.teacher is not None:  # distillation target: the teacher's stylization
+                teacher_anime = self.teacher(images["photo"]).float()
+                teacher_features = self.feature_extractor(teacher_anime)
         identity = None
         if self.arcface is not None:
             identity = identity_loss_from_batch(self.arcface, images, fake_anime)
@@ -273,6 +283,8 @@ class AnimeGANModule(L.LightningModule):
             anime_gray_features=anime_gray_features,
             logits_fake=self.discriminator(fake_anime),
             identity=identity,
+            teacher_anime=teacher_anime,
+            teacher_features=teacher_features,
         )
         optimizer = self._optimizers().generator
         self._update(optimizer, total, terms, self.generator_parameters, "generator")
