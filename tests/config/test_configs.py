@@ -141,6 +141,9 @@ def test_experiment_options_build_a_module(option: str, compose_train, tmp_path:
     if option == "face_id_finetune":  # starts from a generator file and a (here random) ArcFace
         start = export_state_dict(Generator(), tmp_path / "start.pt")
         overrides += [f"model.generator.path={start}", "module.arcface.onnx_path=null"]
+    if option == "distill_lite":  # a (here random) full generator teaches the lite one
+        teacher = export_state_dict(Generator(), tmp_path / "teacher.pt")
+        overrides.append(f"module.teacher.path={teacher}")
     cfg = compose_train(overrides, tmp_path)
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
     module = hydra.utils.instantiate(
@@ -154,7 +157,10 @@ def test_experiment_options_build_a_module(option: str, compose_train, tmp_path:
     assert isinstance(module, AnimeGANModule)
     # The networks are the module's children; VGG is not (never in checkpoints or optimizers).
     assert not any(key.startswith("feature_extractor") for key in module.state_dict())
-    assert not any(key.startswith("arcface") for key in module.state_dict())
+    assert not any(key.startswith(("arcface", "teacher")) for key in module.state_dict())
+    if option == "distill_lite":
+        assert type(module.teacher) is Generator and module.objective.needs_teacher
+        assert type(module.generator).__name__ == "GeneratorLite"
 
 
 def test_override_typo_is_an_error(compose_train, tmp_path: Path) -> None:

@@ -359,6 +359,55 @@ def test_identity_and_pixel_terms_enter_the_total_with_their_weights() -> None:
     assert total.item() == pytest.approx(65.0, abs=1e-5)
 
 
+def test_distill_terms_hand_values_and_weights() -> None:
+    objective = AnimeGANObjective(
+        GeneratorLossWeights(
+            adversarial=2.0, content=3.0, style=5.0, color=7.0, tv=11.0,
+            distill_pixel=19.0, distill_content=23.0,
+        ),
+        DiscriminatorLossWeights(),
+    )  # fmt: skip
+    inputs = _generator_inputs()
+    # fake is gray [[1, -1], [-1, -1]]; the teacher's output is 0 everywhere:
+    # mean |fake - teacher| = (1 + 1 + 1 + 1) · 3 / 12 = 1.
+    teacher_anime = torch.zeros(1, 3, 2, 2)
+    teacher_features = _image([[2.0, 4.0], [2.0, 0.0]])  # vs fake features 2: mean(0, 2, 0, 2) = 1
+    teacher_features[0, 0, 0, 0] = 2.5  # -> mean(0.5, 2, 0, 2) = 1.125
+    total, terms = objective.generator_loss(
+        **inputs, teacher_anime=teacher_anime, teacher_features=teacher_features
+    )
+    assert list(terms)[-3:] == ["distill_pixel", "distill_content", "g_total"]
+    assert terms["distill_pixel"].item() == pytest.approx(1.0)
+    assert terms["distill_content"].item() == pytest.approx(1.125)
+    # 53.25 (the five official terms) + 19·1 + 23·1.125 = 53.25 + 19 + 25.875
+    assert total.item() == pytest.approx(98.125, abs=1e-5)
+    # d/dfake of mean|fake - teacher| over 12 elements: sign(fake - teacher) / 12.
+    fake = inputs["fake_anime"].clone().requires_grad_(True)
+    pixel_only = AnimeGANObjective(
+        GeneratorLossWeights(adversarial=0, content=0, style=0, color=0, tv=0, distill_pixel=1.0),
+        {},
+    )
+    total, _ = pixel_only.generator_loss(
+        **(inputs | {"fake_anime": fake}),
+        teacher_anime=teacher_anime,
+        teacher_features=teacher_features,
+    )
+    total.backward()
+    torch.testing.assert_close(fake.grad, torch.sign(fake.detach()) / 12)
+
+
+def test_distill_terms_need_a_teacher_output() -> None:
+    plain = AnimeGANObjective({}, {})
+    _, terms = plain.generator_loss(**_generator_inputs())
+    assert "distill_pixel" not in terms and not plain.needs_teacher
+    distill = AnimeGANObjective({"distill_content": 1.0}, {})
+    assert distill.needs_teacher
+    with pytest.raises(ValueError, match="module.teacher"):
+        distill.generator_loss(**_generator_inputs())
+    with pytest.raises(ValueError, match="together"):
+        plain.generator_loss(**_generator_inputs(), teacher_anime=torch.zeros(1, 3, 2, 2))
+
+
 def test_zero_weight_term_is_logged_but_left_out_of_total() -> None:
     objective = AnimeGANObjective(
         GeneratorLossWeights(adversarial=2.0, content=3.0, style=0.0, color=7.0, tv=11.0),

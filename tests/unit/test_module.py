@@ -46,7 +46,7 @@ class _GradRecorder(L.Callback):
         self.steps.append((index, grads))
 
 
-def _module(init_epochs: int, feature_extractor: nn.Module, **switches: bool) -> AnimeGANModule:
+def _module(init_epochs: int, feature_extractor: nn.Module, **switches: object) -> AnimeGANModule:
     adam = partial(torch.optim.Adam, lr=1e-3)
     return AnimeGANModule(
         generator=nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Tanh()),
@@ -199,3 +199,48 @@ def test_compiled_channels_last_step_matches_eager_and_keeps_state_dict_keys() -
     assert list(eager) == list(compiled)
     for key in eager:
         torch.testing.assert_close(compiled[key], eager[key], rtol=1e-4, atol=1e-5)
+
+
+def test_teacher_is_frozen_unregistered_and_its_terms_train_the_generator(tmp_path) -> None:
+    """module.teacher: never in state_dict, parameters, optimizers or checkpoints; never updated."""
+    teacher = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Tanh())
+    teacher_before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    module = _module(init_epochs=0, feature_extractor=_frozen_features(), teacher=teacher)
+    module.objective = AnimeGANObjective({"distill_pixel": 10.0, "distill_content": 3.0}, {})
+    assert all(not p.requires_grad for p in teacher.parameters()) and not teacher.training
+    assert not any(key.startswith("teacher") for key in module.state_dict())
+    teacher_ids = {id(p) for p in teacher.parameters()}
+    assert not any(id(p) in teacher_ids for p in module.parameters())
+    logged: dict[str, float] = {}
+
+    class _Capture(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            logged.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        limit_train_batches=2,
+        logger=False,
+        default_root_dir=tmp_path,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[_Capture()],
+    )
+    generator_before = {k: v.clone() for k, v in module.generator.state_dict().items()}
+    trainer.fit(module, DataLoader(_Batches(), batch_size=2))
+    assert logged["loss/distill_pixel_step"] > 0 and logged["loss/distill_content_step"] > 0
+    for optimizer in trainer.optimizers:
+        in_optimizer = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        assert not in_optimizer & teacher_ids
+    for key, value in teacher.state_dict().items():
+        torch.testing.assert_close(value, teacher_before[key], rtol=0, atol=0)
+    assert all(p.grad is None for p in teacher.parameters()) and not teacher.training
+    assert any(
+        not torch.equal(value, generator_before[key])
+        for key, value in module.generator.state_dict().items()
+    )
+    (checkpoint_path,) = (tmp_path / "checkpoints").glob("*.ckpt")
+    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    assert set(checkpoint["state_dict"]) == set(module.state_dict())  # G and D only
+    assert not any("teacher" in key for key in checkpoint["state_dict"])

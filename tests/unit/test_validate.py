@@ -28,7 +28,28 @@ def test_every_shipped_experiment_passes(experiment: str) -> None:
     overrides = [f"experiment={experiment}"]
     if experiment == "face_id_finetune":
         overrides.append("data.root=/data/faces")
+    if experiment == "distill_lite":
+        overrides.append("module.teacher.path=/runs/teacher.ckpt")
     check_train_config(composed(overrides))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["experiment=distill_lite"], "module.teacher.path is not set"),
+        (
+            ["loss.generator_weights.distill_content=2"],
+            "loss.generator_weights.distill_content=2 needs a teacher generator",
+        ),
+        (
+            ["experiment=distill_lite", "module.teacher=null"],
+            "loss.generator_weights.distill_pixel=10.0 needs a teacher generator",
+        ),
+    ],
+)
+def test_distillation_without_a_teacher_is_one_line(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigValueError, match=message):
+        check_train_config(composed(overrides))
 
 
 @pytest.mark.parametrize(
