@@ -43,7 +43,7 @@ def test_every_shipped_experiment_passes(experiment: str) -> None:
         ),
         (
             ["experiment=distill_lite", "module.teacher=null"],
-            "loss.generator_weights.distill_pixel=10.0 needs a teacher generator",
+            "loss.generator_weights.distill_pixel=300.0 needs a teacher generator",
         ),
     ],
 )
