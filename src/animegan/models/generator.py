@@ -10,6 +10,7 @@ TensorFlow v2 generator: reflection padding, layer norm over (C, H, W) with per-
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -86,6 +87,8 @@ class InvertedResBlock(nn.Module):
             projection's layer norm and before the residual add: ``"none"`` (the published
             block: no module, no key), ``"se"``, ``"spatial"`` or ``"both"``. Only a residual
             block (``in_channels == out_channels``) takes one; see ``docs/architecture_variants.md``.
+        bottleneck: explicit bottleneck width instead (a pruned block); None = from the ratio.
+        residual: add the input back; None = iff ``in_channels == out_channels``.
 
     Raises:
         ValueError: unknown ``attention``, or an attention gate on a non-residual block.
@@ -97,10 +100,15 @@ class InvertedResBlock(nn.Module):
         out_channels: int,
         expansion_ratio: float = 2,
         attention: Attention = "none",
+        bottleneck: int | None = None,
+        residual: bool | None = None,
     ) -> None:
         super().__init__()
-        bottleneck = int(round(in_channels * expansion_ratio))
-        self.use_residual = in_channels == out_channels
+        if bottleneck is None:
+            bottleneck = int(round(in_channels * expansion_ratio))
+        self.use_residual = in_channels == out_channels if residual is None else residual
+        if self.use_residual and in_channels != out_channels:
+            raise ValueError(f"a residual block needs in == out, got {in_channels}, {out_channels}")
         self.layers = nn.Sequential(
             ConvNormLReLU(in_channels, bottleneck, kernel_size=1, padding=0),
             ConvNormLReLU(bottleneck, bottleneck, groups=bottleneck, bias=True),
@@ -144,43 +152,54 @@ class Generator(nn.Module):
             of ``block_c`` (``block_c.2`` .. ``block_c.4``): ``"none"`` (published generator,
             bit-identical), ``"se"`` (squeeze-excitation, reduction 16), ``"spatial"`` (7x7
             spatial attention) or ``"both"`` (SE then spatial).
+        widths: channel widths of every layer (:class:`GeneratorWidths`); None = the published
+            widths, i.e. today's layout. Narrower widths hold a pruned generator
+            (``animegan.export.prune``): same keys, smaller tensors.
     """
 
     def __init__(
-        self, init: Literal["official", "pytorch"] = "official", attention: Attention = "none"
+        self,
+        init: Literal["official", "pytorch"] = "official",
+        attention: Attention = "none",
+        widths: GeneratorWidths | None = None,
     ) -> None:
         super().__init__()
         if init not in ("official", "pytorch"):
             raise ValueError(f"init must be 'official' or 'pytorch', got {init!r}")
         self.attention = attention
+        w = GeneratorWidths() if widths is None else widths
+        a0, a1, a2 = w.block_a
+        b0, b1 = w.block_b
+        x1, x2, x3, x4 = w.block_c_expand
+        r = w.block_c_residual
         self.block_a = nn.Sequential(
-            ConvNormLReLU(3, 32, kernel_size=7, padding=3),
-            ConvNormLReLU(32, 64, stride=2, padding=STRIDE2_PADDING),
-            ConvNormLReLU(64, 64),
+            ConvNormLReLU(3, a0, kernel_size=7, padding=3),
+            ConvNormLReLU(a0, a1, stride=2, padding=STRIDE2_PADDING),
+            ConvNormLReLU(a1, a2),
         )
         self.block_b = nn.Sequential(
-            ConvNormLReLU(64, 128, stride=2, padding=STRIDE2_PADDING),
-            ConvNormLReLU(128, 128),
+            ConvNormLReLU(a2, b0, stride=2, padding=STRIDE2_PADDING),
+            ConvNormLReLU(b0, b1),
         )
         self.block_c = nn.Sequential(
-            ConvNormLReLU(128, 128),
-            InvertedResBlock(128, 256, expansion_ratio=2),
-            InvertedResBlock(256, 256, expansion_ratio=2, attention=attention),
-            InvertedResBlock(256, 256, expansion_ratio=2, attention=attention),
-            InvertedResBlock(256, 256, expansion_ratio=2, attention=attention),
-            ConvNormLReLU(256, 128),
+            ConvNormLReLU(b1, w.block_c_in),
+            InvertedResBlock(w.block_c_in, r, bottleneck=x1, residual=False),
+            InvertedResBlock(r, r, bottleneck=x2, residual=True, attention=attention),
+            InvertedResBlock(r, r, bottleneck=x3, residual=True, attention=attention),
+            InvertedResBlock(r, r, bottleneck=x4, residual=True, attention=attention),
+            ConvNormLReLU(r, w.block_c_out),
         )
         self.block_d = nn.Sequential(
-            ConvNormLReLU(128, 128),
-            ConvNormLReLU(128, 128),
+            ConvNormLReLU(w.block_c_out, w.block_d[0]),
+            ConvNormLReLU(w.block_d[0], w.block_d[1]),
         )
         self.block_e = nn.Sequential(
-            ConvNormLReLU(128, 64),
-            ConvNormLReLU(64, 64),
-            ConvNormLReLU(64, 32, kernel_size=7, padding=3),
+            ConvNormLReLU(w.block_d[1], w.block_e[0]),
+            ConvNormLReLU(w.block_e[0], w.block_e[1]),
+            ConvNormLReLU(w.block_e[1], w.block_e[2], kernel_size=7, padding=3),
         )
         self.out_layer = nn.Sequential(
-            nn.Conv2d(32, 3, kernel_size=1, stride=1, padding=0, bias=False),
+            nn.Conv2d(w.block_e[2], 3, kernel_size=1, stride=1, padding=0, bias=False),
             nn.Tanh(),
         )
         if init == "official":
@@ -317,6 +336,7 @@ def load_generator(
         )
     generator = generator_class(**_layout_options(generator_class, list(selected)))
     try:
+        generator = fit_widths_to_state_dict(generator, selected)  # pruned files: narrower
         generator.load_state_dict(selected, strict=True)
     except RuntimeError as error:
         expected = generator.state_dict()
@@ -359,3 +379,101 @@ def export_state_dict(generator: nn.Module, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state_dict, path)
     return path
+
+
+@dataclass(frozen=True)
+class GeneratorWidths:
+    """Output channels of every prunable layer of :class:`Generator` (defaults: published).
+
+    RGB input and output (3 channels) are fixed. Inside block_c, the output of the first
+    inverted residual block and every residual add share one width (``block_c_residual``).
+
+    Attributes:
+        block_a: outputs of ``block_a.0..2`` (published 32, 64, 64).
+        block_b: outputs of ``block_b.0..1`` (128, 128).
+        block_c_in: output of ``block_c.0`` (128).
+        block_c_expand: bottleneck widths of ``block_c.1..4`` (256, 512, 512, 512).
+        block_c_residual: the residual stream of ``block_c.1..4`` (256).
+        block_c_out: output of ``block_c.5`` (128).
+        block_d: outputs of ``block_d.0..1`` (128, 128).
+        block_e: outputs of ``block_e.0..2`` (64, 64, 32).
+    """
+
+    block_a: tuple[int, int, int] = (32, 64, 64)
+    block_b: tuple[int, int] = (128, 128)
+    block_c_in: int = 128
+    block_c_expand: tuple[int, int, int, int] = (256, 512, 512, 512)
+    block_c_residual: int = 256
+    block_c_out: int = 128
+    block_d: tuple[int, int] = (128, 128)
+    block_e: tuple[int, int, int] = (64, 64, 32)
+
+    def __post_init__(self) -> None:
+        lengths = {"block_a": 3, "block_b": 2, "block_c_expand": 4, "block_d": 2, "block_e": 3}
+        for name, length in lengths.items():
+            value = getattr(self, name)
+            if len(value) != length:
+                raise ValueError(f"GeneratorWidths.{name} needs {length} widths, got {value}")
+        values = [*self.block_a, *self.block_b, self.block_c_in, *self.block_c_expand]
+        values += [self.block_c_residual, self.block_c_out, *self.block_d, *self.block_e]
+        if any(int(v) != v or v < 1 for v in values):
+            raise ValueError(f"every generator width must be a positive int, got {self}")
+
+
+def infer_generator_widths(state_dict: dict[str, torch.Tensor]) -> GeneratorWidths:
+    """Read the widths of a (possibly pruned) generator from its ``state_dict`` shapes.
+
+    Args:
+        state_dict: generator tensors under the :class:`Generator` keys.
+
+    Returns:
+        The widths whose :class:`Generator` has these keys; a strict load then checks every
+        other shape.
+
+    Raises:
+        ValueError: a key the widths are read from is missing or not a conv weight.
+    """
+
+    def out_channels(key: str) -> int:
+        tensor = state_dict.get(key)
+        if tensor is None or tensor.ndim != 4:
+            raise ValueError(f"generator weights lack the conv weight {key!r}")
+        return int(tensor.shape[0])
+
+    def cnl(prefix: str, count: int) -> tuple[int, ...]:
+        return tuple(out_channels(f"{prefix}.{i}.1.weight") for i in range(count))
+
+    return GeneratorWidths(
+        block_a=cnl("block_a", 3),  # type: ignore[arg-type]
+        block_b=cnl("block_b", 2),  # type: ignore[arg-type]
+        block_c_in=out_channels("block_c.0.1.weight"),
+        block_c_expand=tuple(  # type: ignore[arg-type]
+            out_channels(f"block_c.{i}.layers.0.1.weight") for i in range(1, 5)
+        ),
+        block_c_residual=out_channels("block_c.1.layers.2.weight"),
+        block_c_out=out_channels("block_c.5.1.weight"),
+        block_d=cnl("block_d", 2),  # type: ignore[arg-type]
+        block_e=cnl("block_e", 3),  # type: ignore[arg-type]
+    )
+
+
+def fit_widths_to_state_dict(
+    generator: nn.Module, state_dict: dict[str, torch.Tensor]
+) -> nn.Module:
+    """A :class:`Generator` as wide as ``state_dict``'s tensors (a pruned file), else ``generator``.
+
+    Args:
+        generator: the freshly built generator ``load_generator`` will load into.
+        state_dict: the file's generator tensors.
+
+    Returns:
+        ``generator`` itself when it is not a :class:`Generator` or every shape already fits;
+        otherwise a new ``Generator(widths=infer_generator_widths(state_dict))``.
+    """
+    if type(generator) is not Generator:
+        return generator
+    own = generator.state_dict()
+    if all(k not in own or own[k].shape == v.shape for k, v in state_dict.items()):
+        return generator
+    attention = getattr(generator, "attention", "none")
+    return Generator(init="pytorch", attention=attention, widths=infer_generator_widths(state_dict))
