@@ -21,6 +21,7 @@ subcommands:
   weights   published generators by name: list, download (animegan weights --help)
   train     train a generator (Hydra overrides, e.g. experiment=quickstart)
   eval      evaluate checkpoints (Hydra overrides, e.g. ckpt=last.ckpt)
+  prune     structured channel pruning of a generator (animegan prune --help)
 """
 
 # Hydra entry points read sys.argv themselves; they are imported only when asked for.
@@ -50,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from animegan.cli.serve import main as serve_main
 
         return serve_main(rest)
+    if command == "prune":
+        from animegan.cli.prune import main as prune_main
+
+        return prune_main(rest)
     if command in _HYDRA_COMMANDS:
         import importlib
 
