@@ -257,9 +257,7 @@ def test_inconsistent_pruned_file_is_refused(generator: Generator, tmp_path: Pat
         load_generator(path)
 
 
-def test_pruned_generator_exports_to_onnx_with_parity(
-    generator: Generator, tmp_path: Path
-) -> None:
+def test_pruned_generator_exports_to_onnx_with_parity(generator: Generator, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     from animegan.export import check_parity, export_onnx
 

@@ -139,9 +139,7 @@ def _run(args: argparse.Namespace) -> int:
 
         vgg = VGG19Features(weights=args.vgg, weights_path=args.vgg_weights)
 
-    student, result = prune_generator(
-        teacher, args.ratio, score=args.score, round_to=args.round_to
-    )
+    student, result = prune_generator(teacher, args.ratio, score=args.score, round_to=args.round_to)
     print(result.format())
     before, after = count_parameters(teacher), count_parameters(student)
     print(

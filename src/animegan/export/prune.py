@@ -180,7 +180,9 @@ def channel_scores(
         weight = state_dict[conv_key].detach().to("cpu", torch.float64)  # [C, in, k, k]
         term = weight.abs().flatten(1).sum(dim=1)  # [C]
         if score == "l1_gamma":
-            term = term * state_dict[f"{norm_prefix}.weight"].detach().to("cpu", torch.float64).abs()
+            term = (
+                term * state_dict[f"{norm_prefix}.weight"].detach().to("cpu", torch.float64).abs()
+            )
         total = term if total is None else total + term
     assert total is not None
     return total
@@ -332,9 +334,7 @@ class FinetuneReport:
         )
 
 
-def _load_photo_batch_source(
-    photos: Sequence[str | os.PathLike[str]], size: int
-) -> torch.Tensor:
+def _load_photo_batch_source(photos: Sequence[str | os.PathLike[str]], size: int) -> torch.Tensor:
     from animegan.export.quantize import load_square_photo
 
     images = [load_square_photo(path, size) for path in photos]
