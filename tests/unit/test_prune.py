@@ -300,3 +300,20 @@ def test_finetune_content_term_needs_a_feature_extractor(
     student, _ = prune_generator(generator, 0.5)
     with pytest.raises(ValueError, match="vgg"):
         finetune_pruned(student, generator, sorted(photo_dir.iterdir()), steps=1, content_weight=1)
+
+
+def test_pruned_generator_quantizes_to_int8(
+    generator: Generator, photo_dir: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("onnxruntime")
+    from animegan.export import export_onnx, measure_quality, quantize_int8
+    from animegan.inference import OnnxBackend, TorchBackend
+
+    pruned, _ = prune_generator(generator, 0.6)
+    fp32 = export_onnx(pruned, tmp_path / "pruned.onnx")
+    photos = sorted(photo_dir.iterdir())
+    int8 = quantize_int8(fp32, tmp_path / "pruned.int8.onnx", photos[:2], calibration_size=32)
+    report = measure_quality(
+        TorchBackend(pruned), OnnxBackend(int8, intra_op_threads=1), photos[2:], size=32
+    )
+    assert 15.0 < report.psnr_mean_db < 80.0, report.format()
