@@ -12,7 +12,9 @@ onnxruntime fp32; measured once per ratio, since a fine-tune keeps every shape),
 the face photos (``--face-size`` squares) and the scenes (``--scene-size`` squares). LPIPS is
 the project's ``metrics=tiny`` LPIPS (AlexNet layout, *random* backbone, real linear heads):
 the real backbone cannot be downloaded here, so its values only rank rows of this table.
-Outputs: ``results.csv``, ``results.md`` and ``pruning.png`` in ``--out``.
+Outputs: ``results.jsonl`` (one row as soon as it is measured), ``results.csv``,
+``results.md`` and ``pruning.png`` in ``--out``; ``--table-only`` rebuilds the last three from
+``results.jsonl``.
 """
 
 from __future__ import annotations
@@ -121,7 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--weights-note", default="", help="what the weights are (for the table)")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--table-only", action="store_true", help="rebuild table and plot from <out>/results.jsonl"
+    )
     args = parser.parse_args(argv)
+    if args.table_only:
+        lines = (args.out / "results.jsonl").read_text().splitlines()
+        _finish([json.loads(line) for line in lines if line.strip()], args)
+        return 0
 
     import onnxruntime as ort
 
@@ -193,7 +202,15 @@ def main(argv: list[str] | None = None) -> int:
             }
             rows.append(row)
             print(json.dumps(row), f"({time.perf_counter() - start:.0f} s)", flush=True)
+            args.out.mkdir(parents=True, exist_ok=True)  # each row is kept as soon as it exists
+            with open(args.out / "results.jsonl", "a") as handle:
+                handle.write(json.dumps(row) + "\n")
+    _finish(rows, args)
+    return 0
 
+
+def _finish(rows: list[dict], args: argparse.Namespace) -> None:
+    args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "results.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -201,7 +218,6 @@ def main(argv: list[str] | None = None) -> int:
     _write_table(rows, args, args.out / "results.md")
     _plot(rows, args.out / "pruning.png")
     print(f"wrote {args.out / 'results.csv'}, results.md, pruning.png")
-    return 0
 
 
 def _write_table(rows: list[dict], args: argparse.Namespace, path: Path) -> None:
