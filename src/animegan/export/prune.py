@@ -225,7 +225,8 @@ class PruneResult:
 
 
 def _check_layout(state_dict: Mapping[str, torch.Tensor]) -> None:
-    expected = set(Generator().state_dict())
+    with torch.device("meta"):  # keys only: no memory, no draw from the global RNG
+        expected = set(Generator(init="pytorch").state_dict())
     got = set(state_dict)
     if got != expected:
         missing = sorted(expected - got)
@@ -307,8 +308,9 @@ def prune_generator(
         ``(pruned Generator in eval mode on CPU, PruneResult)``.
     """
     result = prune_state_dict(generator.state_dict(), ratio, score=score, round_to=round_to)
-    pruned = Generator(init="pytorch", widths=result.widths)
-    pruned.load_state_dict(result.state_dict, strict=True)
+    with torch.device("meta"):  # built empty, then given the pruned tensors: no RNG draw
+        pruned = Generator(init="pytorch", widths=result.widths)
+    pruned.load_state_dict(result.state_dict, strict=True, assign=True)
     return pruned.eval(), result
 
 
