@@ -1,10 +1,11 @@
-"""CPU latency of the full and the lite generator, interleaved run by run in one process.
+"""CPU latency of the full, the lite (= a distilled student) and pruned generators, interleaved.
 
-Both generators run in the same loop (full, lite, full, lite, ...) so a load change on a shared
-machine hits them alike; the ratio is then more trustworthy than two separate benchmark runs.
-Random weights (seed 0): latency does not depend on them.
+Every generator runs in the same loop (full, lite, pruned..., full, ...) so a load change on a
+shared machine hits them alike; the ratios are then more trustworthy than separate benchmark runs.
+Random weights (seed 0): latency does not depend on them. A distilled student is a lite generator,
+so its latency is the lite one's; ``--prune 0.2 0.4`` adds channel-pruned copies of the full one.
 
-    .venv/bin/python benchmarks/compare_generators_cpu.py --size 512 --threads 2 --runs 5
+    .venv/bin/python benchmarks/compare_generators_cpu.py --size 512 --threads 2 --runs 5 --prune 0.2 0.4
 """
 
 from __future__ import annotations
@@ -27,22 +28,28 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch / onnxruntime threads")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per model")
     parser.add_argument("--out", type=Path, help="optional JSON results file")
+    parser.add_argument(
+        "--prune", type=float, nargs="*", default=[], help="also time the full one pruned at these ratios"
+    )
     args = parser.parse_args()
 
     import onnxruntime as ort
 
     from animegan.export import export_onnx
+    from animegan.export.prune import prune_generator
     from animegan.inference.backends import ort_session_options
-    from animegan.models import Generator, GeneratorLite
+    from animegan.models import Generator, GeneratorLite, count_parameters
 
     torch.set_num_threads(args.threads)
     ort.set_default_logger_severity(3)
     photo = torch.rand(1, 3, args.size, args.size) * 2 - 1
     models = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, cls in (("full", Generator), ("lite", GeneratorLite)):
-            torch.manual_seed(0)
-            generator = cls().eval()
+        torch.manual_seed(0)
+        builders = {"full": Generator().eval(), "lite": GeneratorLite().eval()}
+        for ratio in args.prune:
+            builders[f"pruned{ratio:g}"] = prune_generator(builders["full"], ratio)[0].eval()
+        for name, generator in builders.items():
             path = export_onnx(generator, Path(tmp) / f"{name}.onnx")
             options = ort_session_options(intra_op_threads=args.threads)
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -71,6 +78,7 @@ def main() -> None:
         "threads": args.threads,
         "runs": args.runs,
         "load_avg_before_after": [load_before, load_after],
+        "parameters": {name: count_parameters(g) for name, (g, _) in models.items()},
         "median_s": {k: statistics.median(v) for k, v in times.items()},
         "min_s": {k: min(v) for k, v in times.items()},
     }
@@ -78,10 +86,13 @@ def main() -> None:
           f"{load_after:.1f}, median (min) of {args.runs}")
     for key in times:
         print(f"  {key:<14} {report['median_s'][key]:7.3f} s ({report['min_s'][key]:.3f})")
-    for kind in ("eager", "ort_fp32"):
-        ratio = np.median(np.array(times[f"lite_{kind}"]) / np.array(times[f"full_{kind}"]))
-        print(f"  lite / full {kind}: {ratio:.2f} (median of per-round ratios)")
-        report[f"lite_over_full_{kind}"] = float(ratio)
+    for name in models:
+        if name == "full":
+            continue
+        for kind in ("eager", "ort_fp32"):
+            ratio = np.median(np.array(times[f"{name}_{kind}"]) / np.array(times[f"full_{kind}"]))
+            print(f"  {name} / full {kind}: {ratio:.2f} (median of per-round ratios)")
+            report[f"{name}_over_full_{kind}"] = float(ratio)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2))
