@@ -121,3 +121,8 @@ def test_bad_eval_values_are_one_line(overrides: list[str], message: str) -> Non
 
 def test_good_eval_values_pass() -> None:
     check_eval_config(composed(["ckpt=[a.ckpt,b.ckpt]", "device=cuda:1"], "eval"))
+
+
+def test_attention_on_the_lite_generator_is_one_line() -> None:
+    with pytest.raises(ConfigValueError, match="model.generator.attention='se' is not valid"):
+        check_train_config(composed(["model=animeganv2_lite", "+model.generator.attention=se"]))

@@ -143,6 +143,14 @@ def check_train_config(cfg: DictConfig) -> None:
     _check_choice(cfg, "matmul_precision", MATMUL_PRECISIONS)
     _check_optional_text(cfg, "ckpt_path", "outputs/<run>/checkpoints/last.ckpt")
     _check_choice(cfg, "model.generator.attention", ATTENTIONS)
+    target = _value(cfg, "model.generator._target_")
+    attention = _value(cfg, "model.generator.attention")
+    if attention not in (_MISSING, "none") and target != "animegan.models.Generator":
+        # Only the full generator has the gated residual blocks (the lite one and a loaded
+        # generator do not take the option).
+        raise _fail(
+            "model.generator.attention", attention, f"none with {target}", "none (or model=animeganv2)"
+        )
     _check_choice(cfg, "module.schedule", SCHEDULES)
     _check_ratio(cfg, "module.eta_min_ratio")
     if _value(cfg, "module.schedule") == "cosine":
