@@ -104,3 +104,16 @@ def unpaired_folder(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return _make
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """One torch thread for a module of tiny-image tests (``pytestmark = usefixtures(...)``).
+
+    On a busy 2-core machine, thread hand-off stalls make tiny forwards far slower with several
+    threads than with one. Restored afterwards.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -43,12 +43,7 @@ SKIP_AT_DEFAULT_LIMIT = sorted(set(SKIP) - {"large.png"})
 GOOD = ["good_0.png", "good_1.png"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,7 @@ from animegan.cli.train import train
 from animegan.inference import mean_luma
 from animegan.models import GeneratorLite, export_state_dict, load_generator
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

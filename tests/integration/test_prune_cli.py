@@ -12,13 +12,7 @@ from PIL import Image
 from animegan.cli.main import main as animegan_main
 from animegan.models import Generator, count_parameters, export_state_dict, load_generator
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,7 @@ from PIL import Image
 from animegan.cli.main import main as animegan_main
 from animegan.models import Generator, export_state_dict
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny images: one thread avoids thread hand-off stalls on a busy 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

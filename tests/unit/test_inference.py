@@ -33,15 +33,7 @@ from animegan.inference import (
 from animegan.inference.pipeline import output_to_uint8, photo_to_input
 from animegan.models import Generator
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """These tensors are tiny: with 2 threads on a busy 2-core machine, thread hand-offs made a
-    32x32 forward take 2 s instead of 0.06 s. Restored afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -20,14 +20,7 @@ from animegan.export.prune import (
 from animegan.models import Generator, count_parameters, export_state_dict, load_generator
 from animegan.models.generator import GeneratorWidths, infer_generator_widths
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread avoids thread hand-off stalls on a busy 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
