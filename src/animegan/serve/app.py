@@ -272,6 +272,34 @@ def _stylize_upload_video(path: Path, stylizer, side, out_dir: Path, config: Ser
     return str(path), str(output), True
 
 
+# Results older than this are deleted from the server's results folder (Gradio has already
+# copied what it serves into its own cache, which delete_cache below empties on the same clock).
+RESULT_MAX_AGE_S = 3600
+
+
+def prune_old_results(results_root: Path, max_age_s: float = RESULT_MAX_AGE_S) -> int:
+    """Delete the per-request result folders under ``results_root`` older than ``max_age_s``.
+
+    Args:
+        results_root: the server's results folder (one sub-folder per request).
+        max_age_s: age in seconds (by modification time) above which a folder is removed.
+
+    Returns:
+        Number of folders removed. A long-running server thus keeps about one hour of results
+        on disk instead of every upload it ever stylized.
+    """
+    import shutil
+    import time
+
+    removed = 0
+    now = time.time()
+    for folder in results_root.iterdir() if results_root.is_dir() else ():
+        if folder.is_dir() and not folder.is_symlink() and now - folder.stat().st_mtime > max_age_s:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 def build_app(config: ServeConfig, catalog: WeightsCatalog | None = None):
     """Build the Gradio Blocks page (not launched).
 
@@ -293,17 +321,20 @@ def build_app(config: ServeConfig, catalog: WeightsCatalog | None = None):
             "see `animegan weights list`) or --weights-dir DIR with .pt/.ckpt/.onnx files"
         )
 
+    results_root = Path(tempfile.mkdtemp(prefix="animegan-serve-"))
+
     def run(upload, webcam, weights, strength, max_side, face, bilateral, white_balance,
             unsharp, brightness):  # fmt: skip
         source = upload if upload else webcam
         if source is None:
             raise gr.Error("Upload a photo or a video, or take a webcam photo first.")
+        prune_old_results(results_root)
         try:
             preview, output, is_video = stylize_upload(
                 source, catalog, weights=weights, strength=float(strength),
                 max_side=int(max_side), face=bool(face), bilateral=bool(bilateral),
                 white_balance=bool(white_balance), unsharp=bool(unsharp),
-                match_brightness=bool(brightness),
+                match_brightness=bool(brightness), out_dir=results_root / uuid.uuid4().hex,
             )  # fmt: skip
         except UserError as error:
             raise gr.Error(str(error)) from None
@@ -316,7 +347,7 @@ def build_app(config: ServeConfig, catalog: WeightsCatalog | None = None):
             return None, None, output, output, "Done: video stylized."
         return preview, output, None, output, "Done."
 
-    with gr.Blocks(title="AnimeGAN") as page:
+    with gr.Blocks(title="AnimeGAN", delete_cache=(RESULT_MAX_AGE_S, RESULT_MAX_AGE_S)) as page:
         gr.Markdown("## AnimeGAN: photos and videos to anime (runs on this machine only)")
         with gr.Row():
             with gr.Column():
