@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from animegan.inference import OnnxBackend, Stylizer, TorchBackend
-from animegan.inference.video import TemporalNormSmoother, VideoFrameStylizer
+from animegan.inference.temporal import TemporalNormSmoother, VideoFrameStylizer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "video.json"

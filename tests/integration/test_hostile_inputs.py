@@ -259,9 +259,8 @@ def test_stylize_processes_usable_cases_exactly_and_reports_the_rest(
             "--strength", "0", "--max-pixels", str(SUITE_MAX_PIXELS), "--no-progress"]  # fmt: skip
     assert animegan_main(args) == 1
     captured = capsys.readouterr()
-    # An animated GIF is a video to `stylize`: every frame, written as .mp4.
-    outputs = ["animated.mp4" if name == "animated.gif" else name for name in OK + GOOD]
-    assert sorted(p.name for p in out.iterdir()) == sorted(outputs)
+    # An animated GIF is a video to `stylize`: every frame, written as an animated GIF.
+    assert sorted(p.name for p in out.iterdir()) == sorted(OK + GOOD)
     assert f"{len(SKIP)} failed" in captured.out
     for name in SKIP:
         assert name in captured.err, name

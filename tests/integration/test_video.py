@@ -12,15 +12,13 @@ import torch
 
 from animegan.cli.main import main as animegan_main
 from animegan.inference import Stylizer, TorchBackend
-from animegan.inference.video import (
+from animegan.inference.temporal import (
     TemporalNormSmoother,
-    VideoError,
     VideoFrameStylizer,
     histogram_change,
-    probe_video,
-    stylize_video,
     thumbnail_histogram,
 )
+from animegan.inference.video import VideoError, probe_video, stylize_video
 from animegan.models import Generator, export_state_dict
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -135,10 +133,20 @@ def test_cut_vfr_gif_and_max_side(weights: Path, tmp_path: Path) -> None:
 
     gif = tmp_path / "anim.gif"
     pics = [Image.fromarray(scene(i, 40, 30)) for i in range(4)]
-    pics[0].save(gif, save_all=True, append_images=pics[1:], duration=100, loop=0)
+    pics[0].save(gif, save_all=True, append_images=pics[1:], duration=[100, 200, 100, 300],
+                 loop=3)  # fmt: skip
     big = make_video(tmp_path / "big.mkv", [scene(i, 96, 64) for i in range(3)], audio=False)
     assert animegan_main(["stylize", str(gif), str(big), *common, "--max-side", "48"]) == 0
-    assert len(decoded(out / "anim.mp4")[0]) == 4  # animated GIF -> H.264 mp4
+    # An animated GIF stays a GIF: every frame, its own duration, the loop count, the size.
+    with Image.open(out / "anim.gif") as result:
+        assert (result.n_frames, result.size, result.info["loop"]) == (4, (40, 30), 3)
+        durations = []
+        for index in range(result.n_frames):
+            result.seek(index)
+            durations.append(result.info["duration"])
+            frame = np.asarray(result.convert("RGB"), dtype=np.int16)
+            assert np.abs(frame - np.asarray(pics[index], dtype=np.int16)).mean() > 5  # stylised
+    assert durations == [100, 200, 100, 300]
     small = probe_video(out / "big.mkv")
     assert (small.width, small.height) == (48, 32)
     assert animegan_main(["stylize", str(big), *common, "--max-side", "48", "--keep-size",

@@ -3,7 +3,7 @@
     python -m animegan.cli.stylize photos/ extra.jpg "shots/*.png" --weights paprika.pt --out out/
     python -m animegan.cli.stylize clip.mp4 --weights paprika --out out/ --start 5 --duration 10
 
-Videos (mp4, mov, mkv, webm, avi, animated GIF -> .mp4) keep their size, timing, rotation and
+Videos (mp4, mov, mkv, webm, avi, animated GIF) keep their size, timing, rotation and
 audio; layer-norm statistics are smoothed across frames (``--no-temporal-smoothing`` turns it
 off).
 
@@ -243,17 +243,12 @@ def _check_video_args(args: argparse.Namespace) -> str | None:
 
 def _stylize_videos(items, stylizer, args: argparse.Namespace) -> tuple[int, int]:
     """Stylise the video inputs one by one; returns ``(written, failed)`` counts."""
-    from animegan.inference.video import (
-        TemporalNormSmoother,
-        VideoError,
-        VideoFrameStylizer,
-        stylize_video,
-        video_output_path,
-    )
+    from animegan.inference.temporal import TemporalNormSmoother, VideoFrameStylizer
+    from animegan.inference.video import VideoError, stylize_video
 
     written = failed = 0
     for item in items:
-        target = args.out / video_output_path(item.relative)
+        target = args.out / item.relative
         if target.exists() and not args.overwrite:
             print(f"  exists: {target} (from {item.path}; --overwrite replaces)")
             continue

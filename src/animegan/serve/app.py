@@ -245,13 +245,8 @@ def _face_stylizer(backend):
 
 
 def _stylize_upload_video(path: Path, stylizer, side, out_dir: Path, config: ServeConfig):
-    from animegan.inference.video import (
-        TemporalNormSmoother,
-        VideoError,
-        VideoFrameStylizer,
-        probe_video,
-        stylize_video,
-    )
+    from animegan.inference.temporal import TemporalNormSmoother, VideoFrameStylizer
+    from animegan.inference.video import VideoError, probe_video, stylize_video
 
     try:
         info = probe_video(path)
