@@ -434,6 +434,26 @@ def test_init_loss_weight() -> None:
     assert custom.init_loss(photo_features, fake_features)[0].item() == pytest.approx(10.0)
 
 
+def test_init_pixel_term_is_added_only_when_weighted() -> None:
+    photo_features = _image([[1.0, 2.0], [3.0, 4.0]])
+    fake_features = _image([[2.0, 2.0], [2.0, 2.0]])  # content 1.0
+    photo = torch.zeros(1, 3, 2, 2)
+    fake_anime = torch.full((1, 3, 2, 2), 0.5)  # pixel L1 0.5
+    objective = AnimeGANObjective(
+        GeneratorLossWeights(content=1.5), DiscriminatorLossWeights(), init_pixel_weight=4.0
+    )
+    total, terms = objective.init_loss(
+        photo_features, fake_features, photo=photo, fake_anime=fake_anime
+    )
+    assert list(terms) == ["init_content", "init_pixel"]
+    assert terms["init_pixel"].item() == pytest.approx(0.5)
+    assert total.item() == pytest.approx(1.5 * 1.0 + 4.0 * 0.5)
+    with pytest.raises(ValueError, match="needs photo and fake_anime"):
+        objective.init_loss(photo_features, fake_features)
+    with pytest.raises(ValueError, match="init_pixel_weight"):
+        AnimeGANObjective(GeneratorLossWeights(), DiscriminatorLossWeights(), init_pixel_weight=-1)
+
+
 def test_weights_from_mappings() -> None:
     objective = AnimeGANObjective(
         {"adversarial": 300, "content": 1.2, "style": 2.0, "color": 10.0, "tv": 1.0},

@@ -8,7 +8,9 @@ per-style presets, with the source of every number, are the YAMLs in ``conf/loss
 Generator total = adversarial·g_adv + content·content + style·style + color·color + tv·tv
 (+ identity, pixel, distill_pixel and distill_content where their weights are > 0).
 Discriminator total = scale·(anime·d_anime + fake·d_fake + gray·d_gray + smooth·d_smooth).
-Init phase total = init_content_weight·content (defaults to the generator's content weight).
+Init phase total = init_content_weight·content (defaults to the generator's content weight)
+(+ init_pixel_weight·mean|fake − photo| where > 0: not in the official code; the quickstart uses it
+so a few minutes on a CPU reconstruct the photos before the GAN phase starts).
 """
 
 from __future__ import annotations
@@ -163,6 +165,8 @@ class AnimeGANObjective:
         adversarial: ``"lsgan"`` (official), ``"hinge"`` or ``"bce"``.
         init_content_weight: content weight of the init (pre-training) phase; ``None`` uses
             ``generator_weights.content`` as the official code does.
+        init_pixel_weight: weight of a pixel L1 term mean|fake − photo| (photo units, [-1, 1]
+            images) in the init phase only; 0 (default, official) = off.
 
     Raises:
         TypeError: a weights mapping has an unknown key, or a weight is not a number.
@@ -175,6 +179,7 @@ class AnimeGANObjective:
         discriminator_weights: DiscriminatorLossWeights | Mapping[str, Any],
         adversarial: AdversarialKind = "lsgan",
         init_content_weight: float | None = None,
+        init_pixel_weight: float = 0.0,
     ) -> None:
         self.generator_weights = _as_weights(GeneratorLossWeights, generator_weights)
         self.discriminator_weights = _as_weights(DiscriminatorLossWeights, discriminator_weights)
@@ -183,12 +188,15 @@ class AnimeGANObjective:
             init_content_weight = self.generator_weights.content
         _check_weight(type(self).__name__, "init_content_weight", init_content_weight)
         self.init_content_weight = float(init_content_weight)
+        _check_weight(type(self).__name__, "init_pixel_weight", init_pixel_weight)
+        self.init_pixel_weight = float(init_pixel_weight)
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(generator_weights={self.generator_weights}, "
             f"discriminator_weights={self.discriminator_weights}, "
-            f"adversarial={self.adversarial!r}, init_content_weight={self.init_content_weight})"
+            f"adversarial={self.adversarial!r}, init_content_weight={self.init_content_weight}, "
+            f"init_pixel_weight={self.init_pixel_weight})"
         )
 
     @property
@@ -198,20 +206,36 @@ class AnimeGANObjective:
         return weights.distill_pixel > 0 or weights.distill_content > 0
 
     def init_loss(
-        self, photo_features: Tensor, fake_features: Tensor
+        self,
+        photo_features: Tensor,
+        fake_features: Tensor,
+        *,
+        photo: Tensor | None = None,
+        fake_anime: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """Init-phase loss: weighted content loss only (no adversary, no style).
+        """Init-phase loss: weighted content loss (no adversary, no style), plus pixel L1 if set.
 
         Args:
             photo_features: VGG features of the photo, [B, C, H, W].
             fake_features: VGG features of ``generator(photo)``, same shape.
+            photo / fake_anime: RGB [B, 3, H, W] in [-1, 1]; needed when ``init_pixel_weight > 0``.
 
         Returns:
-            ``(total, {"init_content": unweighted content loss})``; scalar tensors.
+            ``(total, {"init_content": unweighted content loss})``, plus ``"init_pixel"`` when
+            ``init_pixel_weight > 0``; scalar tensors.
+
+        Raises:
+            ValueError: ``init_pixel_weight > 0`` but ``photo`` or ``fake_anime`` is missing.
         """
         content = content_loss(photo_features, fake_features)
-        total = _weighted_sum([(self.init_content_weight, content)])
-        return total, {"init_content": content}
+        terms = {"init_content": content}
+        pairs = [(self.init_content_weight, content)]
+        if self.init_pixel_weight > 0:
+            if photo is None or fake_anime is None:
+                raise ValueError("init_pixel_weight > 0 needs photo and fake_anime in init_loss")
+            terms["init_pixel"] = pixel_l1_loss(photo, fake_anime)
+            pairs.append((self.init_pixel_weight, terms["init_pixel"]))
+        return _weighted_sum(pairs), terms
 
     def photo_terms(
         self, *, photo: Tensor, fake_anime: Tensor, photo_features: Tensor, fake_features: Tensor

@@ -233,7 +233,12 @@ class AnimeGANModule(L.LightningModule):
         fake_anime = self._stylize(images["photo"])
         with torch.no_grad():
             photo_features = self.feature_extractor(images["photo"])
-        total, terms = self.objective.init_loss(photo_features, self.feature_extractor(fake_anime))
+        total, terms = self.objective.init_loss(
+            photo_features,
+            self.feature_extractor(fake_anime),
+            photo=images["photo"],
+            fake_anime=fake_anime,
+        )
         self._update(self._optimizers().init, total, terms, self.generator_parameters, "init")
         return terms
 
