@@ -97,6 +97,10 @@ def test_upload_photo_and_text_file_in_chromium(tmp_path: Path) -> None:
                 message.first.wait_for(timeout=30_000)
             finally:
                 page.screenshot(path=str(tmp_path / "2_text_error.png"), full_page=True)
+            # The line stays in the status box (the toast fades), and no panel shows a result.
+            status = page.locator("#status").inner_text()
+            assert "Error:" in status and "is not a photo or video this app can read" in status
+            assert page.locator("#output-image img").count() == 0
             body = page.inner_text("body")
             assert "Traceback" not in body
             browser.close()

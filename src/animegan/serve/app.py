@@ -9,7 +9,7 @@ Safe by default:
   the browser sends a label, never a path;
 - limits on upload size, pixel count (checked from the header, before decoding) and video
   length; a queue with a concurrency limit;
-- every failure is one friendly line in the page (a ``gr.Error``); the traceback of an
+- every failure is one friendly line in the page (in the status box, and a toast); the traceback of an
   unexpected one goes to the server log only, and the server keeps serving.
 
 CPU inference runs through onnxruntime (the generator is exported once per weights), GPU
@@ -318,11 +318,17 @@ def build_app(config: ServeConfig, catalog: WeightsCatalog | None = None):
 
     results_root = Path(tempfile.mkdtemp(prefix="animegan-serve-"))
 
+    def failed(message: str) -> tuple:
+        # One friendly line, kept in the status box (a toast alone fades; raising gr.Error would
+        # also mark every output panel "Error"); the outputs are cleared.
+        gr.Warning(message)
+        return None, None, None, None, f"**Error:** {message}"
+
     def run(upload, webcam, weights, strength, max_side, face, bilateral, white_balance,
             unsharp, brightness):  # fmt: skip
         source = upload if upload else webcam
         if source is None:
-            raise gr.Error("Upload a photo or a video, or take a webcam photo first.")
+            return failed("Upload a photo or a video, or take a webcam photo first.")
         prune_old_results(results_root)
         try:
             preview, output, is_video = stylize_upload(
@@ -332,12 +338,12 @@ def build_app(config: ServeConfig, catalog: WeightsCatalog | None = None):
                 match_brightness=bool(brightness), out_dir=results_root / uuid.uuid4().hex,
             )  # fmt: skip
         except UserError as error:
-            raise gr.Error(str(error)) from None
+            return failed(str(error))
         except MemoryError:
-            raise gr.Error("Not enough memory for this file; lower the longer side.") from None
+            return failed("Not enough memory for this file; lower the longer side.")
         except Exception:  # noqa: BLE001 - the user gets one line, the log the traceback
             log.exception("stylize failed")
-            raise gr.Error("Stylizing failed on the server; try another file.") from None
+            return failed("Stylizing failed on the server; try another file.")
         if is_video:
             return None, None, output, output, "Done: video stylized."
         return preview, output, None, output, "Done."
@@ -383,7 +389,7 @@ def build_app(config: ServeConfig, catalog: WeightsCatalog | None = None):
         "share": False,
         "max_file_size": f"{config.max_upload_mb}mb",
         "theme": theme,
-        "show_error": True,  # shows gr.Error messages; tracebacks never reach the page
+        "show_error": True,  # shows gr.Error messages (Gradio-raised); tracebacks never reach the page
         "footer_links": [],
         "ssr_mode": False,
     }
