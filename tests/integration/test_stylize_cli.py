@@ -165,3 +165,30 @@ def test_face_mode_stylizes_the_portrait_and_reports_faceless_photos(
     assert Image.open(out / "hanks.png").size == (128, 128)
     assert not (out / "flat.png").exists()
     assert "no face" in capsys.readouterr().err
+
+
+def test_face_mode_applies_strength_and_refuses_max_side_without_paste_back(
+    weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("dlib", reason="the offline face detector is in the `faces` extra")
+    import importlib.util
+
+    from animegan.faces import make_detector
+    from animegan.faces.face2paint import face2paint
+
+    images = Path(importlib.util.find_spec("insightface").submodule_search_locations[0])
+    photo_path = tmp_path / "hanks.png"
+    photo_path.write_bytes((images / "data" / "images" / "Tom_Hanks_54745.png").read_bytes())
+    common = ["stylize", str(photo_path), "--weights", str(weights), "--face", "--face-size",
+              "128", "--face-detector", "dlib", "--no-progress"]  # fmt: skip
+    assert animegan_main([*common, "--out", str(tmp_path / "s0"), "--strength", "0"]) == 0
+    assert animegan_main([*common, "--out", str(tmp_path / "s1")]) == 0
+    photo = np.asarray(Image.open(photo_path).convert("RGB"))
+    crop = face2paint(photo, lambda x: x, detector=make_detector("dlib"), size=128).portrait
+    at_zero = np.asarray(Image.open(tmp_path / "s0" / "hanks.png").convert("RGB"))
+    at_one = np.asarray(Image.open(tmp_path / "s1" / "hanks.png").convert("RGB"))
+    np.testing.assert_array_equal(at_zero, crop)  # strength 0: the photo's portrait, untouched
+    assert np.abs(at_one.astype(int) - crop).mean() > 5
+    capsys.readouterr()
+    assert animegan_main([*common, "--out", str(tmp_path / "s2"), "--max-side", "64"]) == 2
+    assert "--face-paste-back" in capsys.readouterr().err

@@ -122,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     face.add_argument(
         "--face",
         action="store_true",
-        help="stylize the portrait around the largest face (torch backend); photos without a "
-        "face are reported and skipped",
+        help="stylize the portrait around the largest face (any backend; --strength, --tile and "
+        "post-processing apply to the portrait); photos without a face are reported and skipped",
     )
     face.add_argument("--face-size", type=int, default=512, help="portrait side (default 512)")
     face.add_argument(
@@ -228,6 +228,11 @@ def _check_video_args(args: argparse.Namespace) -> str | None:
         return f"--max-side must be at least 8 pixels, got {args.max_side}"
     if args.keep_size and args.max_side is None:
         return "--keep-size only makes sense with --max-side N"
+    if args.face and args.max_side is not None and not args.face_paste_back:
+        return (
+            "--max-side with --face: the output is the --face-size portrait, whatever the photo's "
+            "size; set --face-size, or add --face-paste-back to shrink the whole photo"
+        )
     if not 0 <= args.crf <= 51:
         return f"--crf must be in [0, 51], got {args.crf}"
     if args.batch < 1:
@@ -425,41 +430,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        stylizer = Stylizer(
+            backend,
+            tile=args.tile,
+            overlap=args.overlap,
+            strength=args.strength,
+            post=PostProcess(
+                bilateral=args.bilateral,
+                white_balance=args.white_balance,
+                unsharp=args.unsharp,
+                match_brightness=args.match_brightness,
+                unsharp_amount=args.unsharp_amount,
+                bilateral_sigma_color=args.bilateral_sigma_color,
+            ),
+        )
+    except ValueError as error:  # e.g. --tile below the lite generator's 16 pixels
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     if args.face:
         from animegan.faces import make_detector
         from animegan.inference.face_mode import FacePortraitStylizer
 
-        generator = getattr(backend, "generator", None)
-        if generator is None:
-            print("error: --face needs the torch backend (a .pt or .ckpt file)", file=sys.stderr)
-            return EXIT_USAGE
         try:
             detector = make_detector(args.face_detector)
         except (OSError, ImportError, RuntimeError, ValueError) as error:
             print(f"error: face detector: {error}", file=sys.stderr)
             return EXIT_USAGE
         stylizer = FacePortraitStylizer(
-            generator, detector, size=args.face_size, paste_back=args.face_paste_back
+            stylizer, detector, size=args.face_size, paste_back=args.face_paste_back
         )
-    else:
-        try:
-            stylizer = Stylizer(
-                backend,
-                tile=args.tile,
-                overlap=args.overlap,
-                strength=args.strength,
-                post=PostProcess(
-                    bilateral=args.bilateral,
-                    white_balance=args.white_balance,
-                    unsharp=args.unsharp,
-                    match_brightness=args.match_brightness,
-                    unsharp_amount=args.unsharp_amount,
-                    bilateral_sigma_color=args.bilateral_sigma_color,
-                ),
-            )
-        except ValueError as error:  # e.g. --tile below the lite generator's 16 pixels
-            print(f"error: {error}", file=sys.stderr)
-            return EXIT_USAGE
     if videos:
         videos_written, videos_failed = _stylize_videos(videos, stylizer, args)
     else:

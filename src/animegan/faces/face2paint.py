@@ -6,6 +6,7 @@ generator, and optionally paste the stylized portrait back into the photo with a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -49,7 +50,7 @@ def _stylize(generator: nn.Module, image: np.ndarray) -> np.ndarray:
 
 def face2paint(
     image: np.ndarray,
-    generator: nn.Module,
+    generator: nn.Module | Callable[[np.ndarray], np.ndarray],
     *,
     detector: FaceDetector | None = None,
     landmarks: np.ndarray | None = None,
@@ -62,7 +63,10 @@ def face2paint(
 
     Args:
         image: HWC uint8 RGB photo.
-        generator: photo → anime network (RGB [-1, 1] in and out), in eval mode.
+        generator: photo → anime network (RGB [-1, 1] in and out), in eval mode; or any
+            callable mapping the HWC uint8 RGB portrait to a stylized one of the same size
+            (e.g. an :class:`animegan.inference.Stylizer`, which adds its backend, tiling,
+            strength and post-processing).
         detector: face detector (``make_detector(...)``); not needed when ``landmarks`` given.
         landmarks: [5, 2] landmarks of the face to use (skips detection).
         size: portrait side in pixels (512 for the face_paint_512 weights).
@@ -88,7 +92,14 @@ def face2paint(
     else:
         raise ValueError("face2paint needs a detector or the landmarks of the face")
     photo_portrait, matrix = portrait_crop(image, face.landmarks, size, zoom=zoom)
-    portrait = _stylize(generator, photo_portrait)
+    if isinstance(generator, nn.Module):
+        portrait = _stylize(generator, photo_portrait)
+    else:
+        portrait = np.asarray(generator(photo_portrait), dtype=np.uint8)
+        if portrait.shape != photo_portrait.shape:
+            raise ValueError(
+                f"face2paint: the stylizer returned {portrait.shape}, expected {photo_portrait.shape}"
+            )
     pasted = None
     if paste_back:
         height, width = image.shape[:2]

@@ -1,22 +1,29 @@
-"""Face mode of ``animegan stylize``: face2paint (portrait around the largest face, stylized at a
-fixed size, optionally pasted back) behind the same call interface as :class:`Stylizer`."""
+"""Face mode of ``animegan stylize`` and the web app: face2paint behind the Stylizer interface.
+
+The portrait around the largest face is cropped at a fixed size (512: the face_paint models'
+training size), stylized by an ordinary :class:`~animegan.inference.pipeline.Stylizer` (so its
+backend, tiling, strength and post-processing apply to the portrait, on any backend), and
+optionally pasted back into the photo.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import numpy as np
-from torch import nn
 
 from animegan.faces.detection import FaceDetector
 from animegan.faces.face2paint import face2paint
+from animegan.inference.pipeline import Stylizer
+
+__all__ = ["FacePortraitStylizer"]
 
 
 class FacePortraitStylizer:
     """Stylize the portrait crop around the largest face of each photo.
 
     Args:
-        generator: photo → anime network (RGB [-1, 1]), eval mode.
+        stylizer: stylizes the ``size``² portrait (backend, tile, strength, post-processing).
         detector: face detector (``animegan.faces.make_detector``).
         size: portrait side in pixels (512: the face_paint models' training size).
         paste_back: return the whole photo with the stylized portrait blended back in, instead
@@ -27,23 +34,21 @@ class FacePortraitStylizer:
 
     def __init__(
         self,
-        generator: nn.Module,
+        stylizer: Stylizer,
         detector: FaceDetector,
         size: int = 512,
         paste_back: bool = False,
     ) -> None:
-        self.generator = generator
+        self.stylizer = stylizer
         self.detector = detector
         self.size = size
         self.paste_back = paste_back
 
-    def __call__(
-        self, photo: np.ndarray, on_tile: Callable[[int, int], None] | None = None
-    ) -> np.ndarray:
+    def __call__(self, photo: np.ndarray, on_tile: Callable[[], None] | None = None) -> np.ndarray:
         """``photo`` H×W×3 uint8 RGB → portrait (size²) or the pasted-back photo, uint8 RGB."""
         result = face2paint(
             photo,
-            self.generator,
+            lambda portrait: self.stylizer(portrait, on_tile),
             detector=self.detector,
             size=self.size,
             paste_back=self.paste_back,

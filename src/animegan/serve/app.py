@@ -222,18 +222,17 @@ def stylize_upload(
     _check_pixels(photo.shape[1], photo.shape[0], config, "photo")
     run = stylizer
     if face:
-        run = _face_stylizer(backend)
-    if side is not None:
+        # The portrait is 512² whatever the photo's size: the longer-side bound is not applied
+        # (the detector sees the full photo, within the pixel limit).
+        run = _face_stylizer(stylizer)
+    elif side is not None:
         run = MaxSideStylizer(run, side)
     output = out_dir / f"{Path(input_path).stem}-anime{IMAGE_OUTPUT_SUFFIX}"
     write_image(output, run(photo), overwrite=True)
     return str(input_path), str(output), False
 
 
-def _face_stylizer(backend):
-    generator = getattr(backend, "generator", None)
-    if generator is None:
-        raise UserError("Face mode needs PyTorch weights (.pt/.ckpt) on a GPU server.")
+def _face_stylizer(stylizer):
     from animegan.faces import make_detector
     from animegan.inference.face_mode import FacePortraitStylizer
 
@@ -241,7 +240,7 @@ def _face_stylizer(backend):
         detector = make_detector("auto")
     except (OSError, ImportError, RuntimeError, ValueError):
         raise UserError("Face mode is not available on this server (no face detector).") from None
-    return FacePortraitStylizer(generator, detector)
+    return FacePortraitStylizer(stylizer, detector)
 
 
 def _stylize_upload_video(path: Path, stylizer, side, out_dir: Path, config: ServeConfig):
@@ -357,7 +356,7 @@ def build_app(config: ServeConfig, catalog: WeightsCatalog | None = None):
                 weights = gr.Dropdown(labels, value=labels[0], label="Weights")
                 strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength")
                 max_side = gr.Slider(0, 4096, value=config.max_side, step=64,
-                                     label="Longer side in pixels (0 = full size)")  # fmt: skip
+                                     label="Longer side in pixels (0 = full size; face mode: 512² portrait)")  # fmt: skip
                 face = gr.Checkbox(label="Face mode (portrait)", value=False)
                 with gr.Accordion("Post-processing", open=False):
                     bilateral = gr.Checkbox(label="Bilateral smoothing", value=False)
