@@ -18,7 +18,8 @@ from animegan.export.prune import (
     save_pruned,
 )
 from animegan.models import Generator, count_parameters, export_state_dict, load_generator
-from animegan.models.generator import GeneratorWidths, infer_generator_widths
+from animegan.models.generator import GeneratorWidths
+from animegan.models.generator_io import infer_generator_widths
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

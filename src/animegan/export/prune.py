@@ -43,7 +43,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from animegan.models.generator import Generator, GeneratorWidths, infer_generator_widths
+from animegan.models.generator import Generator, GeneratorWidths
+from animegan.models.generator_io import infer_generator_widths
 from animegan.models.weights import describe_keys
 
 __all__ = [

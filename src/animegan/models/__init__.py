@@ -11,8 +11,8 @@ from animegan.models.arcface import (
     load_arcface_onnx_weights,
 )
 from animegan.models.discriminator import Discriminator
-from animegan.models.generator import (
-    Generator,
+from animegan.models.generator import Generator
+from animegan.models.generator_io import (
     detect_generator_class,
     export_state_dict,
     generator_layouts,
