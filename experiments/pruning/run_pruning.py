@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     import onnxruntime as ort
 
     from animegan.export.onnx import export_onnx
-    from animegan.export.prune import finetune_pruned, prune_generator, save_pruned
+    from animegan.export.prune import prune_generator, save_pruned
+    from animegan.export.prune_finetune import finetune_pruned
     from animegan.export.quantize import list_photos
     from animegan.models import count_parameters, load_generator
 

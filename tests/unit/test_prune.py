@@ -11,12 +11,12 @@ from PIL import Image
 
 from animegan.export.prune import (
     channel_scores,
-    finetune_pruned,
     generator_channel_sets,
     prune_generator,
     prune_state_dict,
     save_pruned,
 )
+from animegan.export.prune_finetune import finetune_pruned
 from animegan.models import Generator, count_parameters, export_state_dict, load_generator
 from animegan.models.generator import GeneratorWidths
 from animegan.models.generator_io import infer_generator_widths

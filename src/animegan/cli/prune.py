@@ -109,12 +109,8 @@ def _check_args(args: argparse.Namespace) -> str | None:
 def _run(args: argparse.Namespace) -> int:
     import torch
 
-    from animegan.export.prune import (
-        finetune_pruned,
-        prune_generator,
-        save_pruned,
-        state_dict_size_mb,
-    )
+    from animegan.export.prune import prune_generator, save_pruned, state_dict_size_mb
+    from animegan.export.prune_finetune import finetune_pruned
     from animegan.export.quantize import list_photos, measure_quality
     from animegan.inference.backends import TorchBackend
     from animegan.models import Generator, count_parameters, load_generator
