@@ -293,9 +293,9 @@ def test_collect_inputs_reports_entries_that_are_not_files(tmp_path: Path) -> No
 
 
 def test_tiling_estimate_hand_computed() -> None:
-    from animegan.cli.stylize import CALL_OVERHEAD_PIXELS, _tiling_work
+    from animegan.inference.tiling import CALL_OVERHEAD_PIXELS, tiling_work
 
     # 48 x 40 with 8-pixel tiles and no overlap: 6 x 5 tiles of 64 pixels.
-    assert _tiling_work([(48, 40)], 8, 0) == (30, 30 * (CALL_OVERHEAD_PIXELS + 64))
+    assert tiling_work([(48, 40)], 8, 0) == (30, 30 * (CALL_OVERHEAD_PIXELS + 64))
     # One call with the defaults: the image fits in one 512 tile.
-    assert _tiling_work([(48, 40)], 512, 64) == (1, CALL_OVERHEAD_PIXELS + 48 * 40)
+    assert tiling_work([(48, 40)], 512, 64) == (1, CALL_OVERHEAD_PIXELS + 48 * 40)

@@ -27,6 +27,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from animegan.cli.stylize_checks import check_args, early_input_checks
+
 log = logging.getLogger("animegan.stylize")
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
@@ -34,11 +36,6 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 # Same default as training and eval (animegan.data.decode.DEFAULT_MAX_PIXELS), kept literal so
 # `--help` needs no package import.
 DEFAULT_MAX_PIXELS = 50_000_000
-# Cost of one generator call in pixel-equivalents of work on top of its pixels: measured on
-# 2 CPU cores, a call costs about 8 ms + 20 us per pixel, so a call's fixed cost equals ~400 px.
-CALL_OVERHEAD_PIXELS = 400
-# Warn when the tile settings need this many times the work of the defaults, over all inputs.
-SLOW_TILING_FACTOR = 4.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,63 +186,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_args(args: argparse.Namespace) -> str | None:
-    """Up-front checks; return a message saying what to do, or None."""
-    from animegan.models.registry import is_published_name
-
-    if not args.weights.expanduser().is_file() and not is_published_name(args.weights):
-        return (
-            f"--weights {args.weights} does not exist. Pass a generator .pt (e.g. paprika.pt "
-            f"from animegan2-pytorch), a training checkpoint, an .onnx from `animegan export`, "
-            f"or a published name (`animegan weights list`)."
-        )
-    if args.out.exists() and not args.out.is_dir():
-        return f"--out {args.out} exists and is not a folder"
-    if args.tile < 8:
-        return f"--tile must be at least 8 pixels, got {args.tile}"
-    if not 0 <= args.overlap < args.tile:
-        return f"--overlap must be in [0, --tile), got {args.overlap} with --tile {args.tile}"
-    if not 0.0 <= args.strength <= 1.0:
-        return f"--strength must be in [0, 1], got {args.strength}"
-    if args.threads is not None and args.threads < 1:
-        return f"--threads must be >= 1, got {args.threads}"
-    video_problem = _check_video_args(args)
-    if video_problem:
-        return video_problem
-    if args.max_pixels < 1:
-        return f"--max-pixels must be >= 1, got {args.max_pixels}"
-    from animegan.inference.image_io import probe_writable
-
-    unwritable = probe_writable(args.out)
-    if unwritable is not None:
-        return f"--out: {unwritable}; choose a folder you can write to"
-    return None
-
-
-def _check_video_args(args: argparse.Namespace) -> str | None:
-    """Checks of the size and video options; a message saying what to do, or None."""
-    if args.max_side is not None and args.max_side < 8:
-        return f"--max-side must be at least 8 pixels, got {args.max_side}"
-    if args.keep_size and args.max_side is None:
-        return "--keep-size only makes sense with --max-side N"
-    if args.face and args.max_side is not None and not args.face_paste_back:
-        return (
-            "--max-side with --face: the output is the --face-size portrait, whatever the photo's "
-            "size; set --face-size, or add --face-paste-back to shrink the whole photo"
-        )
-    if not 0 <= args.crf <= 51:
-        return f"--crf must be in [0, 51], got {args.crf}"
-    if args.batch < 1:
-        return f"--batch must be >= 1, got {args.batch}"
-    if args.start < 0 or (args.duration is not None and args.duration <= 0):
-        return "--start must be >= 0 and --duration > 0 (seconds)"
-    if not 0 <= args.smoothing_momentum < 1:
-        return f"--smoothing-momentum must be in [0, 1), got {args.smoothing_momentum}"
-    if not 0 < args.scene_cut <= 1:
-        return f"--scene-cut must be in (0, 1], got {args.scene_cut}"
-    return None
-
-
 def _stylize_videos(items, stylizer, args: argparse.Namespace) -> tuple[int, int]:
     """Stylise the video inputs one by one; returns ``(written, failed)`` counts."""
     from animegan.inference.temporal import TemporalNormSmoother, VideoFrameStylizer
@@ -296,82 +236,11 @@ def _stylize_videos(items, stylizer, args: argparse.Namespace) -> tuple[int, int
     return written, failed
 
 
-def _tile_calls(height: int, width: int, tile: int, overlap: int) -> int:
-    from animegan.inference.tiling import tile_starts
-
-    if height <= tile and width <= tile:
-        return 1
-    return len(tile_starts(height, tile, overlap)) * len(tile_starts(width, tile, overlap))
-
-
-def _tiling_work(sizes: Sequence[tuple[int, int]], tile: int, overlap: int) -> tuple[int, float]:
-    """``(generator calls, work in pixel-equivalents)`` to stylise images of ``sizes`` (w, h)."""
-    calls = 0
-    work = 0.0
-    for width, height in sizes:
-        count = _tile_calls(height, width, tile, overlap)
-        side_h, side_w = min(height, tile), min(width, tile)
-        calls += count
-        work += count * (CALL_OVERHEAD_PIXELS + side_h * side_w)
-    return calls, work
-
-
-def _early_input_checks(items: list, args: argparse.Namespace) -> tuple[list, list]:
-    """Read every input's size from its header, before any weights are loaded.
-
-    Returns:
-        ``(kept, refused)``: the items to process and ``(path, reason)`` of those above
-        ``--max-pixels``. Unreadable headers are kept: decoding reports them with a reason.
-    """
-    from animegan.data.decode import ImageDecodeError, ImageTooLargeError, image_header_size
-    from animegan.inference.pipeline import DEFAULT_OVERLAP, DEFAULT_TILE
-
-    kept, refused, sizes = [], [], []
-    for item in items:
-        try:
-            width, height = image_header_size(item.path)
-        except ImageTooLargeError as error:
-            refused.append((item.path, f"{error}; it cannot be processed"))
-            continue
-        except ImageDecodeError:
-            kept.append(item)
-            continue
-        pixels = width * height
-        if pixels > args.max_pixels:
-            refused.append(
-                (
-                    item.path,
-                    f"{width}x{height} = {pixels / 1e6:.1f} MP is above --max-pixels "
-                    f"{args.max_pixels}; pass --max-pixels {pixels} to process it (the decoded "
-                    f"image alone takes {pixels * 3 / 1e9:.2f} GB)",
-                )
-            )
-            continue
-        kept.append(item)
-        if args.max_side is not None and max(width, height) > args.max_side:
-            scale = args.max_side / max(width, height)  # --max-side shrinks before stylizing
-            width, height = max(1, round(width * scale)), max(1, round(height * scale))
-        sizes.append((width, height))
-    if sizes and not args.face:
-        calls, work = _tiling_work(sizes, args.tile, args.overlap)
-        default_calls, default_work = _tiling_work(sizes, DEFAULT_TILE, DEFAULT_OVERLAP)
-        factor = work / default_work
-        if factor >= SLOW_TILING_FACTOR:
-            print(
-                f"warning: --tile {args.tile} --overlap {args.overlap} needs {calls} generator "
-                f"calls for {len(sizes)} input(s), about {factor:.0f}x the work of the default "
-                f"--tile {DEFAULT_TILE} --overlap {DEFAULT_OVERLAP} ({default_calls} calls): "
-                "expect a very slow run; a larger --tile or a smaller --overlap is faster",
-                file=sys.stderr,
-            )
-    return kept, refused
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``animegan stylize``; returns the exit status."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    problem = _check_args(args)
+    problem = check_args(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -387,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     items, input_problems = collect_inputs(args.inputs, recursive=args.recursive)
     for spec, reason in input_problems:
         print(f"warning: {spec}: {reason}", file=sys.stderr)
-    items, refused = _early_input_checks(items, args)
+    items, refused = early_input_checks(items, args)
     for path, reason in refused:
         print(f"error: {path}: {reason}", file=sys.stderr)
     input_problems = [*input_problems, *((str(path), reason) for path, reason in refused)]
