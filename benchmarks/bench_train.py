@@ -17,9 +17,11 @@ Everything runs in one process on the same device, model sizes and batch, so rat
 
 Figures: images/s and step time (medians over the timed steps), peak memory (CUDA: allocator peak;
 CPU: process peak RSS), model-FLOPs utilisation. FLOPs are counted with ``torch.utils.flop_counter``
-on one baseline step (the convention of the issue: 633 GFLOP per image at 256²); the FLOPs the
-optimised step really executes are reported beside them. The peak for MFU is ``--peak-tflops``
-(default on CUDA: 790, the measured H100 bf16 figure) or, on CPU, a measured matmul rate.
+on one baseline step (633 GFLOP per image at 256²) and MFU divides them by the peak for every row,
+so rows compare on the same work; the FLOPs the optimised step really executes are reported
+beside them. The peak for MFU is ``--peak-tflops`` (default on CUDA: 790, an H100's bf16 dense
+matmul rate as measured in the external runs of benchmarks/TRAIN_SPEED.md) or, on CPU, a measured
+matmul rate.
 
     python benchmarks/bench_train.py                      # CUDA: batch 32, 256²; CPU: batch 4, 64²
     python benchmarks/bench_train.py --device cuda --precision bf16-mixed --channels-last \\
@@ -503,7 +505,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.peak_tflops is not None:
         peak, peak_source = args.peak_tflops, "--peak-tflops"
     elif on_cuda:
-        peak, peak_source = 790.0, "H100 bf16 dense matmul, measured in the issue"
+        peak, peak_source = 790.0, "H100 bf16 dense matmul (benchmarks/TRAIN_SPEED.md)"
     else:
         dtype = torch.bfloat16 if bf16 else torch.float32
         peak = measure_matmul_tflops(device, dtype)

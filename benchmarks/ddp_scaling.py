@@ -1,81 +1,33 @@
-"""DDP scaling "on paper": gradient bytes, DDP buckets and a ring all-reduce model of our GAN step.
+"""DDP scaling on paper: what one GAN step communicates under ``trainer=ddp``, and a time model.
 
-Nothing here runs on several GPUs (none was available). The script builds the real networks,
-counts what DDP would communicate per GAN step, and turns that into a scaling-efficiency table
-from a measured single-GPU step time and stated link assumptions.
+Nothing here runs on several GPUs. The script builds the real generator and discriminator and
+counts exactly what DistributedDataParallel reduces per GAN step: the fp32 gradient bytes of G+D
+(two full reductions, one per backward), the DDP buckets (1 MiB first bucket, ``--bucket-cap-mb``
+later ones, registration order), the per-backward "locally used" map of
+``find_unused_parameters`` and the discriminator's spectral-norm buffers. It turns these counts
+into a scaling table with a ring all-reduce model,
+``t = 2(N-1)/N * S / busbw + launches * latency`` (``busbw`` as nccl-tests reports it), and an
+efficiency ``t_step / (t_step + t_exposed)`` between two bounds: no overlap (all communication
+exposed) and full overlap with the backward pass (``--backward-fraction`` of the step). For each
+row it also says how many loader cores a node needs to feed its GPUs.
 
-What one GAN step communicates under ``trainer=ddp`` (checked against torch 2.14 / Lightning 2.6):
+Every figure of the model is an argument: link bandwidth and latency within a node and across
+nodes (defaults: typical large-message nccl-tests figures for NVLink4 H100 SXM and 400 Gb/s NDR
+InfiniBand, not measurements), GPUs and cores per node, and the inputs below.
 
-* ``conf/trainer/ddp.yaml`` uses ``strategy: ddp_find_unused_parameters_true``: the whole
-  LightningModule (generator and discriminator; the VGG and ArcFace networks are deliberately
-  not registered) sits in one ``DistributedDataParallel`` with ``find_unused_parameters=True``.
-* The module uses manual optimisation with two backward passes per GAN batch (D update, then G
-  update). Lightning's ``DDPStrategy.pre_backward`` calls ``prepare_for_backward(model, loss)``
-  before every ``manual_backward`` (``lightning/pytorch/overrides/distributed.py``), so each
-  backward is one full DDP reduction.
-* With ``find_unused_parameters=True``, parameters not reached from the loss (G in the D update:
-  its output is detached and its ``requires_grad`` is off; D in the G update) are *marked ready*,
-  not skipped: ``Reducer::mark_bucket_ready`` calls ``all_reduce_bucket`` for every bucket unless
-  ``should_skip_all_reduce_bucket`` holds, and that needs ``skip_all_reduce_unused_params=True``
-  (default ``False``; it also requires the unused set to be identical on every step, which ours is
-  not). Sources: ``torch/csrc/distributed/c10d/reducer.cpp`` (pytorch/pytorch), the
-  ``skip_all_reduce_unused_params`` docstring in the installed ``torch/nn/parallel/distributed.py``
-  and pytorch/pytorch PR #151503 where it was proposed. So each GAN step all-reduces the full G+D
-  gradient **twice**. Unused parameters contribute zeros but still travel.
-* Also per backward, ``find_unused_parameters`` (non-static graph) launches one extra all-reduce of
-  the "locally used" map: one int32 per parameter tensor (``Reducer::all_reduce_local_used_map``,
-  called from ``mark_variable_ready`` when ``dynamic_graph_find_unused()``). Counted here as one
-  more (latency-bound) launch.
-* Buckets: default ``bucket_cap_mb=25`` (MiB) with a first bucket capped at
-  ``dist._DEFAULT_FIRST_BUCKET_BYTES`` = 1 MiB; with ``find_unused_parameters=True`` the initial
-  assignment uses ``[1 MiB, 25 MiB]`` limits over the parameters in registration order
-  (``_BucketCapacityConfig.compute_bucket_size_limits``) and the buckets are **never rebuilt**
-  (``Reducer::should_rebuild_buckets`` returns false when ``find_unused_parameters_`` and not
-  ``static_graph_``; see ``torch/include/.../c10d/reducer.hpp``). Reduction order is the reverse
-  of the assignment, and buckets are reduced strictly in order.
-* Gradient dtype: parameters are fp32 and DDP all-reduces in the parameter dtype, also under
-  ``precision=bf16-mixed`` (autocast changes activations, not parameters or their ``.grad``).
-* Buffers: ``broadcast_buffers``/``forward_sync_buffers`` defaults to True, and plain DDP would
-  broadcast the module's buffers (here the 14 spectral-norm ``_u``/``_v`` vectors of D) from rank
-  0 at every forward in one coalesced call. Under Lightning's *manual* optimisation it does not:
-  ``_DDPForwardRedirection.on_after_inner_forward`` sets ``require_backward_grad_sync = False``
-  after ``training_step``, so DDP's ``_post_forward`` sets ``require_forward_param_sync = False``
-  and the next forward skips ``_sync_buffers``. Only the first training forward broadcasts. The
-  u/v vectors stay equal across ranks because the power iteration is deterministic given the
-  (all-reduced, identical) weights. The bytes are counted; ``--broadcast-buffers`` adds one
-  broadcast per step (plain-DDP behaviour) to the model.
+* step time of one GPU: ``--step-ms``; else ``ours.step_s`` of
+  ``benchmarks/results/train_throughput.json`` (``make bench-train``), flagged loudly when that
+  file was written on a CPU; else the external H100 figure recorded in benchmarks/TRAIN_SPEED.md
+  (184 images/s at batch 32, 256² -> 174 ms per GAN step; not measured by this repository).
+* samples/s of one loader core: ``--loader-images-per-s-per-core``; else the ``--recipe`` row
+  of ``benchmarks/results/data.json`` (``benchmarks/bench_data.py``).
 
-Observed, not only read: on 2026-11-22 the real ``AnimeGANModule`` under Lightning's
-``DDPStrategy(find_unused_parameters=True)`` on 2 CPU processes (gloo, bf16-mixed, 32²) with a
-counting DDP comm hook and ``torch.profiler`` showed, per GAN batch, exactly six all-reduces:
-11,962,368 B and 1,127,040 B (the two buckets, reduced in that order) then 90 elements (the
-used map), twice; per init batch, once; and one 34,672 B buffer broadcast on the very first
-forward only.
-
-Time model (simple and explicit; every figure is an assumption you can override):
-
-* ring all-reduce of ``S`` bytes over ``N`` ranks: ``t = 2(N-1)/N * S / busbw + launches * lat``,
-  with ``busbw`` the *bus bandwidth* as nccl-tests reports it (``all_reduce_perf``; see nccl-tests
-  ``doc/PERFORMANCE.md``: busbw = algbw * 2(N-1)/N for all-reduce, = algbw for broadcast).
-* defaults: within one node (N <= --gpus-per-node) NVLink4 H100 SXM, NCCL all-reduce busbw
-  ~360 GB/s and ~20 µs per launch; across nodes the ring is limited by InfiniBand: 400 Gb/s NDR
-  ~45 GB/s per GPU and ~40 µs per launch. These are typical large-message nccl-tests figures,
-  not measurements of ours; a node with fewer NICs than GPUs is slower (pass ``--inter-busbw``),
-  NCCL's tree/NVLS algorithms can be faster.
-* efficiency = t_step / (t_step + t_exposed), two bounds:
-  - no overlap (worst): t_exposed = t_comm;
-  - full overlap with backward (best): t_exposed = max(0, t_allreduce - backward_fraction *
-    t_step) + t_broadcast (a buffer broadcast, when modelled, precedes the forward that needs it).
-  With our two buckets the truth sits near the *worst* bound: the 25 MiB-cap bucket holds ~91 % of
-  the bytes and becomes ready only late in each backward (in the D update, at its very end).
-* data pipeline: a node with g GPUs eats g * batch / t_step samples/s; one loader core delivers
-  the per-core samples/s of ``benchmarks/results/data.json`` (one process, one thread, CPU clock),
-  and one core per GPU is kept for its training process (``--cores-reserved-per-gpu``).
-
-Step time (per GAN step, one GPU): ``--step-ms``; else ``ours.step_s`` of
-``benchmarks/results/train_throughput.json`` (``make bench-train``), with a loud warning when
-that file was written on a CPU; else the issue's H100 probe: 184 images/s at batch 32, 256²
--> 174 ms per step.
+Prints the table and writes ``--out`` (default ``benchmarks/results/ddp_scaling.json``): the
+gradient layout, the assumptions, one row per world size and the loader requirement per recipe.
+Why each GAN step reduces the whole gradient twice, why the buckets are never rebuilt, why the
+buffers are broadcast only once, what was observed on 2 CPU processes, the sources in torch and
+Lightning, and how to read the table: docs/distributed.md ("What one step communicates",
+"Scaling on paper").
 
     python benchmarks/ddp_scaling.py --out /tmp/ddp.json
     python benchmarks/ddp_scaling.py --step-ms 174 --inter-busbw 22 --gpus-per-node 8
@@ -100,11 +52,14 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 MIB = 1024 * 1024
 GB = 1e9  # nccl-tests GB/s are 1e9 bytes/s
-# The issue's H100 probe: 184 images/s at batch 32, 256² (bf16-mixed) -> 32 / 184 s per step.
-ISSUE_H100_IMAGES_PER_S = 184.0
-ISSUE_H100_BATCH = 32
-ISSUE_H100_SIZE = 256
-ISSUE_H100_STEP_MS = round(1e3 * ISSUE_H100_BATCH / ISSUE_H100_IMAGES_PER_S)  # 174 ms
+# Fallback step time: the reorganised GAN step that AnimeGANModule implements (bf16-mixed,
+# channels-last, each network compiled) ran at 184 images/s, batch 32, 256², on one H100 with
+# torch 2.11 -> 32 / 184 s per step. An external measurement, not reproduced by this repository:
+# benchmarks/TRAIN_SPEED.md, "External H100 figures".
+H100_PROBE_IMAGES_PER_S = 184.0
+H100_PROBE_BATCH = 32
+H100_PROBE_SIZE = 256
+H100_PROBE_STEP_MS = round(1e3 * H100_PROBE_BATCH / H100_PROBE_IMAGES_PER_S)  # 174 ms
 # torch.cuda.get_device_name() of GPUs bench_train.py may have run on; anything else is a CPU.
 _GPU_MARKERS = ("nvidia", "tesla", "geforce", "quadro", "rtx", "amd instinct", "radeon", "mi300")
 USED_MAP_BYTES_PER_TENSOR = 4  # int32 per parameter tensor (Reducer local_used_map_)
@@ -492,9 +447,10 @@ def resolve_step_time(
                 f"THE STEP TIME IS NOT A GPU FIGURE: {_display(throughput_json)} was written on "
                 f"'{device or 'unknown'}' (batch {report.get('batch_size')}, "
                 f"{report.get('size')}²). The efficiencies below are then meaningless for GPUs. "
-                f"Use the issue's H100 probe ({ISSUE_H100_IMAGES_PER_S:.0f} images/s at batch "
-                f"{ISSUE_H100_BATCH}, {ISSUE_H100_SIZE}² -> {ISSUE_H100_STEP_MS} ms/step) with "
-                f"--step-ms {ISSUE_H100_STEP_MS}, or run `make bench-train` on a GPU."
+                "Use the external H100 figure of benchmarks/TRAIN_SPEED.md "
+                f"({H100_PROBE_IMAGES_PER_S:.0f} images/s at batch {H100_PROBE_BATCH}, "
+                f"{H100_PROBE_SIZE}² -> {H100_PROBE_STEP_MS} ms/step) with "
+                f"--step-ms {H100_PROBE_STEP_MS}, or run `make bench-train` on a GPU."
             )
         return {
             "step_s": float(report["ours"]["step_s"]),
@@ -506,14 +462,15 @@ def resolve_step_time(
             "warning": warning,
         }
     return {
-        "step_s": ISSUE_H100_STEP_MS / 1e3,
-        "batch_size": ISSUE_H100_BATCH,
-        "size": ISSUE_H100_SIZE,
+        "step_s": H100_PROBE_STEP_MS / 1e3,
+        "batch_size": H100_PROBE_BATCH,
+        "size": H100_PROBE_SIZE,
         "source": (
-            f"issue's H100 probe, {ISSUE_H100_IMAGES_PER_S:.0f} images/s at batch "
-            f"{ISSUE_H100_BATCH}, {ISSUE_H100_SIZE}²; not measured by this repository"
+            "external H100 figure (benchmarks/TRAIN_SPEED.md), "
+            f"{H100_PROBE_IMAGES_PER_S:.0f} images/s at batch {H100_PROBE_BATCH}, "
+            f"{H100_PROBE_SIZE}²; not measured by this repository"
         ),
-        "device": "NVIDIA H100 (issue probe)",
+        "device": "NVIDIA H100 (external figure)",
         "is_gpu_figure": True,
         "warning": None,
     }
@@ -595,8 +552,8 @@ def main(argv: list[str] | None = None) -> dict:
         default=RESULTS / "train_throughput.json",
         help="bench_train.py output, read when --step-ms is not given",
     )
-    parser.add_argument("--batch-size", type=int, default=ISSUE_H100_BATCH, help="with --step-ms")
-    parser.add_argument("--size", type=int, default=ISSUE_H100_SIZE, help="with --step-ms")
+    parser.add_argument("--batch-size", type=int, default=H100_PROBE_BATCH, help="with --step-ms")
+    parser.add_argument("--size", type=int, default=H100_PROBE_SIZE, help="with --step-ms")
     parser.add_argument("--world-sizes", default="2,4,8,16,32", help="GPU counts to tabulate")
     parser.add_argument("--gpus-per-node", type=int, default=8)
     parser.add_argument(

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU measurements of issue 15 as ONE device call (`main`, at most 8 minutes) and an optional
+# The GPU measurements of benchmarks/TRAIN_SPEED.md as ONE device call (`main`, at most 8 minutes) and an optional
 # second call (`numerics`). Prepare here first: `bash benchmarks/device_wheels.sh` (fills .whl/ and
 # .devdata/, both git-ignored), then call the device tool exactly as benchmarks/TRAIN_SPEED.md
 # ("Running it on a GPU") says. Every step writes its result under $OUT as soon as it finishes, so

@@ -3,7 +3,7 @@
 Profiles the hand-written step of ``bench_train.py`` with the levers given on the command line
 (by default the structure of our module: one shared G forward, D's inputs in one call, VGG
 targets without autograd) and groups every ATen op's *self* time (device time on CUDA, CPU time
-otherwise) into the categories the issue asks about:
+otherwise) into the kinds of work that decide where an optimisation pays:
 
 * ``conv dense`` / ``conv depthwise`` (weights of shape [C, 1, k, k]), forward and backward;
 * ``group norm`` (the discriminator's and generator's layer norms), ``padding`` (the generator's
