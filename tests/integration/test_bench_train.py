@@ -28,8 +28,8 @@ def test_bench_train_cpu_tiny_with_ladder_and_real_data(
     rungs = [row["rung"] for row in written["ladder"]]
     assert rungs[0] == "baseline fp32 eager" and len(rungs) == 7 and "+ torch.compile" not in rungs
     assert all(written["ladder"][-1]["levers"][k] for k in ("bf16", "fused_adam", "batched_d"))
-    # G forward alone is 52.6 GFLOP at 256² (REFERENCE.md); a full step at 32² is well above 1/64
-    # of it, and the optimised step executes fewer FLOPs (one G forward fewer).
+    # G forward alone is 52.6 GFLOP at 256² (docs/lite_generator.md); a full step at 32² is well
+    # above 1/64 of it, and the optimised step executes fewer FLOPs (one G forward fewer).
     assert written["gflop_per_image"] > 52.6 / 64
     assert written["gflop_per_image_executed_by_ours"] < written["gflop_per_image"]
     assert written["peak_tflops"] > 0 and "CPU" in written["device"]

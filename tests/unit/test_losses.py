@@ -26,7 +26,9 @@ from animegan.losses import (
     total_variation_loss,
 )
 
-# Hand-written from REFERENCE.md (rows Y, U, V; columns R, G, B), independent of the module.
+# Hand-written from TensorFlow's `tf.image.rgb_to_yuv` kernel (image_ops_impl.py), which the
+# official colour loss calls on [0, 1] images (`rgb2yuv` in tools/ops.py of
+# TachibanaYoshino/AnimeGANv2); rows Y, U, V; columns R, G, B; independent of the module.
 YUV_COEFFS = [
     [0.299, 0.587, 0.114],
     [-0.14714119, -0.28886916, 0.43601035],

@@ -49,8 +49,9 @@ ANIME_BATCH_KEYS: tuple[str, ...] = ("anime", "anime_gray", "anime_smooth_gray")
 # OpenCV/BT.601 luma weights (R, G, B), the same as animegan.data.smoothing.to_gray3.
 _LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
-# Affine arguments whose scalar form means "always exactly this value" (REFERENCE.md pitfall),
-# with the value that means "no change".
+# Affine arguments whose scalar form means "always exactly this value" (albumentations 2.0.8
+# `A.Affine` docstring: "If a number, then that value will be used for all images"), with the
+# value that means "no change".
 _AFFINE_RANGES: dict[str, float] = {
     "rotate": 0.0,
     "shear": 0.0,
