@@ -466,7 +466,7 @@ def resolve_step_time(
         "batch_size": H100_PROBE_BATCH,
         "size": H100_PROBE_SIZE,
         "source": (
-            "external H100 figure (benchmarks/TRAIN_SPEED.md), "
+            "external H100 figure of benchmarks/TRAIN_SPEED.md: "
             f"{H100_PROBE_IMAGES_PER_S:.0f} images/s at batch {H100_PROBE_BATCH}, "
             f"{H100_PROBE_SIZE}²; not measured by this repository"
         ),
