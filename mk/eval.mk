@@ -1,4 +1,4 @@
-# Evaluation verbs (issue 4): FID/KID/LPIPS/identity reports and run comparisons.
+# Evaluation verbs: FID/KID/LPIPS/identity reports and run comparisons.
 CKPTS ?=
 eval_comma := ,
 eval_empty :=

@@ -1,4 +1,4 @@
-# Inference and deployment verbs (issue 6): stylize, ONNX/INT8/.pt export, CPU latency benchmark.
+# Inference and deployment verbs: stylize, ONNX/INT8/.pt export, CPU latency benchmark.
 WEIGHTS ?= $(CKPT)
 INPUT ?=
 OUT ?= outputs/stylized

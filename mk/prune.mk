@@ -1,4 +1,4 @@
-# Structured channel pruning of a trained generator (issue 16 item 4; experiments/pruning/).
+# Structured channel pruning of a trained generator (experiments/pruning/).
 WEIGHTS ?= $(CKPT)
 PRUNE_RATIO ?= 0.4
 PRUNE_OUT ?= outputs/pruned/generator_r$(PRUNE_RATIO).pt

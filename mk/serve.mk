@@ -1,4 +1,4 @@
-# Web app and video benchmark (issue 14): make demo, make bench-video.
+# Web app and video benchmark: make demo, make bench-video.
 WEIGHTS_DIR ?=
 HOST ?= 127.0.0.1
 PORT ?= 7860

@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--face-detector",
         default="auto",
         choices=["auto", "insightface", "dlib"],
-        help="face detector backend (default auto: insightface if its pack is present, else dlib)",
+        help="face detector backend (default auto: dlib when installed, else insightface)",
     )
     size = parser.add_argument_group("size")
     size.add_argument(
