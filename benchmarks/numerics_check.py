@@ -50,6 +50,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from animegan.evaluation.metrics_csv import read_metrics_csv
+
 REPO = Path(__file__).resolve().parents[1]
 Curves = dict[str, list[float]]
 # Run name -> curves (one seed).
@@ -112,17 +114,15 @@ def read_step_curves(metrics_csv: Path) -> Curves:
     Lightning's CSV logger writes one row per logging call; rows without a value for a column
     (epoch-end rows) are ignored for that column.
     """
-    with metrics_csv.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    columns = [
-        c for c in (rows[0] if rows else {}) if c.startswith("loss/") and c.endswith("_step")
-    ]
-    columns += ["train/skipped_updates"] if rows and "train/skipped_updates" in rows[0] else []
-    curves: Curves = {}
-    for column in columns:
-        name = column.removeprefix("loss/").removesuffix("_step").removeprefix("train/")
-        curves[name] = [float(row[column]) for row in rows if row.get(column, "") != ""]
-    return curves
+    table = read_metrics_csv(metrics_csv)
+    if not table.rows:
+        return {}
+    columns = [c for c in table.columns if c.startswith("loss/") and c.endswith("_step")]
+    columns += ["train/skipped_updates"] if "train/skipped_updates" in table.columns else []
+    return {
+        c.removeprefix("loss/").removesuffix("_step").removeprefix("train/"): table.values(c)
+        for c in columns
+    }
 
 
 def window_means(values: Sequence[float], window: int) -> list[float]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from animegan.evaluation.evaluator import LOWER_IS_BETTER, EvaluationResult
+from animegan.evaluation.metrics_csv import read_metrics_csv
 from animegan.utils.images import save_comparison_grid
 
 __all__ = [
@@ -139,23 +140,21 @@ def plot_training_curves(metrics_csv: str | Path, path: str | Path) -> Path | No
     Returns:
         ``path``, or ``None`` when the file has no such columns.
     """
-    import pandas as pd
-
-    frame = pd.read_csv(metrics_csv)
-    if "epoch" not in frame:
+    table = read_metrics_csv(metrics_csv)
+    if "epoch" not in table.columns:
         return None
-    columns = [c for c in frame.columns if c.startswith("metrics/")]
-    columns += [c for c in frame.columns if c.startswith("loss/") and c.endswith("_epoch")]
-    series = {c: frame[["epoch", c]].dropna() for c in columns}
-    series = {c: s for c, s in series.items() if not s.empty}
+    columns = [c for c in table.columns if c.startswith("metrics/")]
+    columns += [c for c in table.columns if c.startswith("loss/") and c.endswith("_epoch")]
+    series = {c: table.paired("epoch", c) for c in columns}
+    series = {c: s for c, s in series.items() if s[0]}
     if not series:
         return None
     per_row = min(4, len(series))
     rows = -(-len(series) // per_row)
     figure = new_figure(3.2 * per_row, 2.4 * rows)
     axes = figure.subplots(rows, per_row, squeeze=False).flatten()
-    for axis, (column, values) in zip(axes, series.items(), strict=False):
-        axis.plot(values["epoch"], values[column], marker="o", markersize=3)
+    for axis, (column, (epochs, values)) in zip(axes, series.items(), strict=False):
+        axis.plot(epochs, values, marker="o", markersize=3)
         axis.set_title(column, fontsize="small")
         axis.set_xlabel("epoch", fontsize="small")
         axis.tick_params(labelsize="x-small")

@@ -40,6 +40,7 @@ from typing import Any, Literal
 
 import yaml
 
+from animegan.evaluation.metrics_csv import read_metrics_csv
 from animegan.utils.stored_config import StoredConfigError
 
 __all__ = [
@@ -217,19 +218,8 @@ def last_metric_values(metrics_csv: str | Path, metrics: Sequence[str] = ()) -> 
     Returns:
         ``{column: value}`` for the wanted columns that have at least one finite value.
     """
-    last: dict[str, float] = {}
-    with Path(metrics_csv).open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            for name, cell in row.items():
-                if name is None or not cell or not _is_metric(name, metrics):
-                    continue
-                try:
-                    value = float(cell)
-                except ValueError:
-                    continue
-                if math.isfinite(value):
-                    last[name] = value
-    return last
+    table = read_metrics_csv(metrics_csv)
+    return table.last_finite(name for name in table.columns if _is_metric(name, metrics))
 
 
 def _read_config(job_dir: Path) -> dict[str, Any]:
