@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from animegan.experiments.ablation import main as ablation_main
+from animegan.cli.ablation import main as ablation_main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

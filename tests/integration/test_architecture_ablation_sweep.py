@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from animegan.experiments.ablation import main as ablation_main
+from animegan.cli.ablation import main as ablation_main
 
 
 @pytest.mark.slow

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +13,12 @@ import pytest
 import yaml
 from PIL import Image
 
+from animegan.cli.ablation import main
 from animegan.experiments.ablation import (
     ArmSummary,
     aggregate,
     find_jobs,
     last_metric_values,
-    main,
     study_settings,
     verdict,
 )
@@ -149,6 +151,21 @@ def test_cli(sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert (out / "ablation_plot.png").is_file() and (out / "ablation_summary.md").is_file()
     assert main(["aggregate", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_the_documented_module_command_still_runs(sweep: Path, tmp_path: Path) -> None:
+    """``python -m animegan.experiments.ablation aggregate`` (Makefile, READMEs) reaches the CLI."""
+    out = tmp_path / "report"
+    command = [sys.executable, "-m", "animegan.experiments.ablation", "aggregate", str(sweep)]
+    done = subprocess.run([*command, "--out", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "| `full` | 3 | **2.333 ± 1.5** |" in done.stdout
+    assert (out / "ablation_summary.md").read_text() in done.stdout
+    missing = subprocess.run(
+        command[:-1] + [str(tmp_path / "absent")], capture_output=True, text=True
+    )
+    assert missing.returncode == 2 and missing.stderr.strip().startswith("error: sweep folder")
+    assert "Traceback" not in missing.stderr
 
 
 # ------------------------------------------------ several arm keys (architecture study), verdicts

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from animegan.experiments.ablation import aggregate, main
+from animegan.cli.ablation import main
+from animegan.experiments.ablation import aggregate
 from animegan.utils.stored_config import StoredConfigError
 
 METRICS = "epoch,step,val/content\n0,0,1.5\n"

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from animegan.evaluation.compare import best_per_metric, write_comparison
+from animegan.evaluation.compare import best_index, best_per_metric, write_comparison
 from animegan.evaluation.evaluator import EvaluationResult
 
 
@@ -26,6 +26,13 @@ def result(fid: float, diversity: float, shade: int, photos: tuple[str, ...] = (
 def test_best_respects_the_direction_of_each_metric() -> None:
     results = [result(10.0, 0.2, 0), result(5.0, 0.1, 0), result(math.nan, 0.3, 0)]
     assert best_per_metric(results) == {"fid": 1, "lpips_diversity": 2}
+
+
+def test_best_index_skips_non_finite_values_and_keeps_the_first_of_equal_ones() -> None:
+    assert best_index([3.0, math.nan, 1.0, 1.0, -math.inf], lower_is_better=True) == 2
+    assert best_index([3.0, math.inf, 5.0, 5.0], lower_is_better=False) == 2
+    assert best_index([math.nan, math.inf], lower_is_better=True) is None
+    assert best_index([], lower_is_better=False) is None
 
 
 def test_comparison_table_and_grid(tmp_path: Path) -> None:

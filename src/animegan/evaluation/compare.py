@@ -10,17 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from animegan.evaluation.evaluator import LOWER_IS_BETTER, EvaluationResult
-from animegan.evaluation.report import (
-    HTML_STYLE,
-    format_value,
-    html_table,
-    json_value,
-    markdown_table,
-    new_figure,
-)
+from animegan.evaluation.report import HTML_STYLE, json_value, new_figure
+from animegan.evaluation.tables import best_index, format_value, html_table, markdown_table
 from animegan.utils.images import save_comparison_grid
 
-__all__ = ["best_per_metric", "write_comparison"]
+__all__ = ["best_index", "best_per_metric", "write_comparison"]
 
 
 def best_per_metric(results: Sequence[EvaluationResult]) -> dict[str, int]:
@@ -35,14 +29,10 @@ def best_per_metric(results: Sequence[EvaluationResult]) -> dict[str, int]:
     names = list(dict.fromkeys(name for result in results for name in result.metrics))
     best: dict[str, int] = {}
     for name in names:
-        scored = [
-            (value, index)
-            for index, result in enumerate(results)
-            if math.isfinite(value := result.metrics.get(name, math.nan))
-        ]
-        if scored:
-            sign = 1.0 if name in LOWER_IS_BETTER else -1.0
-            best[name] = min(scored, key=lambda item: sign * item[0])[1]
+        values = [result.metrics.get(name, math.nan) for result in results]
+        index = best_index(values, lower_is_better=name in LOWER_IS_BETTER)
+        if index is not None:
+            best[name] = index
     return best
 
 

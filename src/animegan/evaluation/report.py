@@ -10,12 +10,13 @@ import csv
 import html
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from animegan.evaluation.evaluator import LOWER_IS_BETTER, EvaluationResult
 from animegan.evaluation.metrics_csv import read_metrics_csv
+from animegan.evaluation.tables import format_value, html_table, markdown_table
 from animegan.utils.images import save_comparison_grid
 
 __all__ = [
@@ -164,27 +165,6 @@ def plot_training_curves(metrics_csv: str | Path, path: str | Path) -> Path | No
     path = Path(path)
     figure.savefig(path)
     return path
-
-
-def format_value(value: float) -> str:
-    """4 significant digits, ``n/a`` for NaN/inf."""
-    return "n/a" if not math.isfinite(value) else f"{value:.4g}"
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub Markdown table of string cells."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """An HTML table of escaped string cells."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 HTML_STYLE = (
