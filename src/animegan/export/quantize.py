@@ -5,7 +5,8 @@ convolutions; onnxruntime then runs them as integer convolutions. Activation ran
 calibration pass over real photos (:class:`PhotoCalibrationReader`); dynamic quantization would
 be the wrong tool for convolutions. The layer norms, pads, resizes and activations stay fp32.
 Quality is measured against the fp32 PyTorch generator as PSNR on uint8 outputs (and LPIPS
-when its weights are already on disk; nothing is downloaded).
+when its weights are already on disk; nothing is downloaded). Finding the convolutions to keep
+fp32 and tidying the quantized graph are ONNX graph surgery, in :mod:`animegan.export.onnx_graph`.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from animegan.data.decode import ImageDecodeError, read_image_rgb, scan_image_folder, warn_skipped
+from animegan.export.onnx_graph import conv_nodes_of_layers, edge_conv_nodes, streamline_qdq
 from animegan.inference.backends import PHOTO_INPUT, StylizeBackend
-from animegan.inference.image_io import collect_inputs
 from animegan.inference.pipeline import output_to_uint8, photo_to_input
 
 __all__ = [
@@ -35,8 +37,10 @@ __all__ = [
     "list_photos",
     "load_square_photo",
     "lpips_weights_path",
+    "mean_squared_error",
     "measure_quality",
     "psnr",
+    "psnr_from_mse",
     "quantize_int8",
     "streamline_qdq",
 ]
@@ -49,15 +53,16 @@ CALIBRATE_METHODS = ("minmax", "entropy", "percentile")
 # the most PSNR. These are the full generator's names; `fp32_layers=None` finds the same two
 # convs in any exported generator (the lite one's are `stem` and `out_layer`).
 DEFAULT_FP32_LAYERS: tuple[str, ...] = ("block_a.0", "out_layer")
-# Scope of the generator inside the exported NormStatsGenerator graph.
-_GRAPH_SCOPE = "/generator"
 
 
 def list_photos(folder: str | os.PathLike[str], limit: int | None = None) -> list[Path]:
-    """Image files of a folder (by suffix, sorted), at most ``limit`` of them.
+    """The decodable images of a folder (judged by content, sorted), at most ``limit`` of them.
+
+    Files that do not decode are left out with one warning naming them (the folder is listed
+    by :func:`animegan.data.decode.scan_image_folder`, without a cache).
 
     Raises:
-        FileNotFoundError: the folder does not exist or holds no image file.
+        FileNotFoundError: the folder does not exist or holds no decodable image.
     """
     folder = Path(folder).expanduser()
     if not folder.is_dir():
@@ -65,10 +70,9 @@ def list_photos(folder: str | os.PathLike[str], limit: int | None = None) -> lis
             f"calibration folder {folder} does not exist; pass --calib DIR with real photos "
             f"(a few dozen, like the ones you will stylise)."
         )
-    items, _ = collect_inputs([folder])
-    if not items:
-        raise FileNotFoundError(f"calibration folder {folder} holds no image files")
-    paths = [item.path for item in items]
+    scan = scan_image_folder(folder, cache_dir=None, role="calibration photos")
+    warn_skipped(scan.skipped, log, left_out_of="calibration")
+    paths = list(scan.paths)
     return paths[:limit] if limit is not None else paths
 
 
@@ -82,8 +86,6 @@ def load_square_photo(path: str | os.PathLike[str], size: int) -> np.ndarray:
     Returns:
         ``[size, size, 3]`` uint8 RGB.
     """
-    from animegan.data.decode import read_image_rgb
-
     image = read_image_rgb(path, min_size=size)
     height, width = image.shape[:2]
     scale = size / min(height, width)
@@ -110,8 +112,6 @@ class PhotoCalibrationReader:
         self._iter: Iterator[dict[str, np.ndarray]] | None = None
 
     def _batches(self) -> Iterator[dict[str, np.ndarray]]:
-        from animegan.data.decode import ImageDecodeError
-
         for path in self.paths:
             try:
                 photo = load_square_photo(path, self.size)
@@ -129,150 +129,6 @@ class PhotoCalibrationReader:
     def rewind(self) -> None:
         """Start again from the first photo."""
         self._iter = None
-
-
-def conv_nodes_of_layers(model_path: str | os.PathLike[str], layers: Sequence[str]) -> list[str]:
-    """Names of the Conv nodes that belong to the given generator layers.
-
-    Args:
-        model_path: exported ONNX model (node names carry the module scope, e.g.
-            ``/generator/block_a/block_a.0/block_a.0.1/Conv``).
-        layers: generator module names, e.g. ``"block_a.0"``, ``"block_e"``, ``"out_layer"``.
-
-    Returns:
-        Matching Conv node names.
-
-    Raises:
-        ValueError: a layer matches no Conv node (a typo would otherwise be ignored).
-    """
-    import onnx
-
-    graph = onnx.load(str(model_path), load_external_data=False).graph
-    convs = [node.name for node in graph.node if node.op_type == "Conv"]
-    selected: list[str] = []
-    for layer in layers:
-        parts = layer.split(".")
-        scope = _GRAPH_SCOPE + "".join("/" + ".".join(parts[: i + 1]) for i in range(len(parts)))
-        matches = [name for name in convs if name.startswith(scope + "/")]
-        if not matches:
-            raise ValueError(
-                f"layer {layer!r} matches no Conv node in {model_path}; use generator module "
-                f"names such as 'block_a.0', 'block_c.1', 'block_e', 'out_layer'."
-            )
-        selected += [m for m in matches if m not in selected]
-    return selected
-
-
-def edge_conv_nodes(model_path: str | os.PathLike[str]) -> list[str]:
-    """Names of the first and the last Conv node of an exported generator's graph.
-
-    The generator is a chain from the photo to the output (skips only join later maps), and
-    the exporter writes nodes in execution order, so these are the conv that reads the pixels
-    and the one that writes them, whatever the layout (``block_a.0`` / ``out_layer`` in the
-    full generator, ``stem`` / ``out_layer`` in the lite one).
-
-    Args:
-        model_path: exported fp32 ONNX model.
-
-    Returns:
-        ``[first, last]`` Conv node names.
-
-    Raises:
-        ValueError: the graph has fewer than two Conv nodes.
-    """
-    import onnx
-
-    graph = onnx.load(str(model_path), load_external_data=False).graph
-    convs = [node.name for node in graph.node if node.op_type == "Conv"]
-    if len(convs) < 2:
-        raise ValueError(f"{model_path} has {len(convs)} Conv nodes; is it a generator?")
-    return [convs[0], convs[-1]]
-
-
-def _topological_sort(graph) -> None:  # onnx.GraphProto, sorted in place
-    available = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
-    pending, ordered = list(graph.node), []
-    while pending:
-        ready = [n for n in pending if all(i in available for i in n.input)]
-        if not ready:
-            raise ValueError("graph has a cycle or an undefined input")
-        for node in ready:
-            available.update(node.output)
-        ordered += ready
-        pending = [n for n in pending if n not in ready]
-    del graph.node[:]
-    graph.node.extend(ordered)
-
-
-def streamline_qdq(model_path: str | os.PathLike[str]) -> dict[str, int]:
-    """Rewrite a QDQ model so onnxruntime moves fewer bytes; outputs stay bit-identical.
-
-    Two rewrites, both measured here (512^2, 2 threads, INT8 with fp32 norms) to cut latency
-    by about 15% together:
-
-    - Reflection/edge pads that feed a QuantizeLinear are moved after it, so they copy uint8
-      instead of fp32 (padding by copying values commutes with elementwise quantization).
-    - A DequantizeLinear with several fp32 consumers (a conv output feeding the layer norm's
-      mean, square and scale) gets one pass-through ``Clip`` (no bounds) as its only
-      consumer. onnxruntime otherwise duplicates the DequantizeLinear once per consumer when it
-      loads the model, dequantizing the same map four times.
-
-    Args:
-        model_path: quantized model, rewritten in place.
-
-    Returns:
-        ``{"pads_moved": n, "dequantize_shared": m}``.
-    """
-    import onnx
-    from onnx import helper
-
-    model = onnx.load(str(model_path))
-    graph = model.graph
-    producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
-    pads_moved = 0
-    for quant in [n for n in graph.node if n.op_type == "QuantizeLinear"]:
-        pad = producer.get(quant.input[0])
-        if pad is None or pad.op_type != "Pad" or len(consumers.get(pad.output[0], [])) != 1:
-            continue
-        mode = next((a.s.decode() for a in pad.attribute if a.name == "mode"), "constant")
-        if mode not in ("reflect", "edge"):
-            continue  # a constant pad value would have to be quantized too
-        # X -> Pad -> P -> Quantize -> Qo   becomes   X -> Quantize -> Qi -> Pad -> Qo
-        quantized_out = quant.output[0]
-        pre_pad = quantized_out + "_before_pad"
-        quant.input[0], quant.output[0] = pad.input[0], pre_pad
-        pad.input[0], pad.output[0] = pre_pad, quantized_out
-        pads_moved += 1
-    shared = 0
-    new_nodes = []
-    for node in graph.node:
-        new_nodes.append(node)
-        users = consumers.get(node.output[0], []) if node.op_type == "DequantizeLinear" else []
-        source = producer.get(node.input[0]) if users else None
-        if (
-            len(users) > 1
-            and source is not None
-            and source.op_type == "QuantizeLinear"
-            and all(u.op_type not in ("Conv", "QuantizeLinear") for u in users)
-        ):
-            passed = node.output[0] + "_shared"
-            new_nodes.append(
-                helper.make_node("Clip", [node.output[0]], [passed], name=node.name + "_share")
-            )
-            for user in users:
-                for k, name in enumerate(user.input):
-                    if name == node.output[0]:
-                        user.input[k] = passed
-            shared += 1
-    del graph.node[:]
-    graph.node.extend(new_nodes)
-    _topological_sort(graph)
-    onnx.save(model, str(model_path))
-    return {"pads_moved": pads_moved, "dequantize_shared": shared}
 
 
 def quantize_int8(
@@ -362,10 +218,19 @@ def quantize_int8(
     return int8_path
 
 
+def mean_squared_error(reference: np.ndarray, candidate: np.ndarray) -> float:
+    """Mean squared difference of two uint8 images (uint8 units squared, 0..65025)."""
+    return float(np.mean((reference.astype(np.float64) - candidate.astype(np.float64)) ** 2))
+
+
+def psnr_from_mse(mse: float) -> float:
+    """PSNR in dB of a mean squared error of uint8 images (peak 255; ``inf`` for 0)."""
+    return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+
+
 def psnr(reference: np.ndarray, candidate: np.ndarray) -> float:
     """Peak signal-to-noise ratio of two uint8 images in dB (peak 255; ``inf`` if equal)."""
-    mse = float(np.mean((reference.astype(np.float64) - candidate.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+    return psnr_from_mse(mean_squared_error(reference, candidate))
 
 
 def lpips_weights_path() -> Path:
@@ -439,7 +304,7 @@ def measure_quality(
     import torch
 
     metric = _lpips_metric()
-    psnrs: list[float] = []
+    errors: list[float] = []  # per image, uint8 units squared
     lpips_values: list[float] = []
     for path in photos:
         photo_input = photo_to_input(load_square_photo(path, size))
@@ -447,7 +312,7 @@ def measure_quality(
         cand_out, _ = candidate(photo_input)
         ref_u8 = output_to_uint8(ref_out[0].transpose(1, 2, 0))
         cand_u8 = output_to_uint8(cand_out[0].transpose(1, 2, 0))
-        psnrs.append(psnr(ref_u8, cand_u8))
+        errors.append(mean_squared_error(ref_u8, cand_u8))
         if metric is not None:
             with torch.inference_mode():
                 value = metric(
@@ -455,16 +320,14 @@ def measure_quality(
                     torch.from_numpy(np.clip((ref_out + 1) / 2, 0, 1)),
                 )
             lpips_values.append(float(value))
-    if not psnrs:
+    if not errors:
         raise ValueError("no photo to compare")
     # Pooled over all images: the PSNR of the mean squared error, not a mean of dB values,
     # so one identical image (infinite PSNR) cannot make the mean infinite.
-    mses = [255.0**2 / 10 ** (p / 10) if math.isfinite(p) else 0.0 for p in psnrs]
-    mean_mse = float(np.mean(mses))
     return QualityReport(
-        psnr_mean_db=math.inf if mean_mse == 0 else 10.0 * math.log10(255.0**2 / mean_mse),
-        psnr_min_db=float(min(psnrs)),
+        psnr_mean_db=psnr_from_mse(float(np.mean(errors))),
+        psnr_min_db=psnr_from_mse(max(errors)),
         lpips_mean=float(np.mean(lpips_values)) if lpips_values else None,
-        num_images=len(psnrs),
+        num_images=len(errors),
         size=size,
     )
