@@ -166,7 +166,13 @@ def test_tiny_run_of_every_path_writes_verdict_and_curves(
     with (tmp_path / "numerics_curves.csv").open() as handle:
         rows = list(csv.reader(handle))
     assert rows[0][:2] == ["seed", "batch"] and len(rows) == 4 and "content_cl_fused" in rows[0]
-    # --reuse judges the finished runs again without training.
+    # --reuse judges the finished runs again without training: no metrics.csv is written again
+    # and the wall times are the ones the first call stored beside each run.
+    runs = tmp_path / "runs" / "seed5"
+    names = ("reference", "channels_last", "cl_fused", "fast")
+    stamps = {name: (runs / name / "metrics.csv").stat().st_mtime_ns for name in names}
     again = check.main([*argv, "--reuse"])
-    assert again["wall_s"] == {k: pytest.approx(v, abs=0.06) for k, v in report["wall_s"].items()}
+    assert {name: (runs / name / "metrics.csv").stat().st_mtime_ns for name in names} == stamps
+    stored = {f"{name}@seed5": float((runs / name / "wall_s.txt").read_text()) for name in names}
+    assert again["wall_s"] == stored
     assert again["seeds"] == report["seeds"]

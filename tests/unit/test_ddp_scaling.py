@@ -123,13 +123,19 @@ def test_loader_requirement(ddp_scaling) -> None:
     assert need["headroom"] == 2.0
 
 
-def test_main_writes_json(ddp_scaling, tmp_path: Path, capsys) -> None:
+def test_main_writes_json(ddp_scaling, networks, tmp_path: Path, capsys) -> None:
     out = tmp_path / "ddp.json"
-    report = ddp_scaling.main(
-        ["--throughput-json", str(tmp_path / "absent.json"), "--out", str(out)]
-    )
+    ddp_scaling.main(["--throughput-json", str(tmp_path / "absent.json"), "--out", str(out)])
     written = json.loads(out.read_text())
-    assert written == json.loads(json.dumps(report))
+    # The gradients section describes the real networks: counted here, independently.
+    trainable = sum(p.numel() for net in networks for p in net.parameters() if p.requires_grad)
+    gradients = written["gradients"]
+    assert gradients["parameters"] == trainable and gradients["gradient_bytes"] == 4 * trainable
+    assert sum(gradients["bucket_bytes"]) == 4 * trainable
+    assert gradients["num_buckets"] == len(gradients["bucket_bytes"])
+    assert gradients["bytes_allreduced_per_gan_step"] == 2 * (
+        4 * trainable + gradients["used_map_bytes"]
+    )
     assert {"date", "step", "gradients", "assumptions", "rows", "loader"} <= written.keys()
     assert written["step"]["step_s"] == pytest.approx(0.174)  # the H100 probe
     assert [row["gpus"] for row in written["rows"]] == [2, 4, 8, 16, 32]
