@@ -196,8 +196,12 @@ def aggregate(
     Args:
         sweep_dir: sweep folder (or a parent of several sweeps).
         out_dir: where to write; default ``sweep_dir``.
-        group_by / metrics / decisive_metric / mode / baseline: override the ``study`` section
-            of the jobs' configs (see :class:`StudySettings`).
+        group_by: config key(s) whose values name the arms; overrides ``study.group_by`` of
+            the jobs' configs (see :class:`StudySettings`), like the four below.
+        metrics: metric columns to tabulate.
+        decisive_metric: the metric whose best arm is marked.
+        mode: ``"min"`` or ``"max"``: which direction of ``decisive_metric`` is better.
+        baseline: the arm every other is compared with.
 
     Returns:
         :class:`AggregateResult` with the written files.

@@ -192,9 +192,11 @@ def _group_keys(group_by: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def arm_label(group_by: str | Sequence[str]) -> str:
-    """Header of the arm column: ``augmentation`` for ``augmentation.name`` (the key's first
-    part), ``attention/schedule`` for ``(model.generator.attention, module.schedule)`` (the last
-    part of each of several keys)."""
+    """Header of the arm column, named after the grouping key(s).
+
+    ``augmentation`` for ``augmentation.name`` (the key's first part), ``attention/schedule``
+    for ``(model.generator.attention, module.schedule)`` (the last part of each of several keys).
+    """
     keys = _group_keys(group_by)
     if len(keys) == 1:
         return keys[0].split(".")[0] or "arm"

@@ -70,8 +70,9 @@ PARITY_TOLERANCE = 1e-4
 
 
 def _optional_input_with_default(graph, name: str, default: np.ndarray) -> None:
-    """Turn the tensor input ``name`` into an ``optional(tensor)`` input that falls back to
-    ``default`` when it is not fed.
+    """Turn the tensor input ``name`` into an ``optional(tensor)`` input with a default.
+
+    The input falls back to ``default`` when it is not fed.
 
     Every node that read ``name`` reads ``<name>_value`` instead, the output of
     ``If(OptionalHasElement(name))`` whose branches are ``OptionalGetElement(name)`` and a
@@ -122,9 +123,11 @@ def _optional_input_with_default(graph, name: str, default: np.ndarray) -> None:
 def _add_input_defaults(
     model_path: Path, num_norms: int, min_side: int, tile_align: int, architecture: str
 ) -> None:
-    """Make ``norm_stats``/``norm_mix`` optional inputs defaulting to zeros, so feeding only
-    ``photo`` works, and record the generator's geometry (smallest side, tile alignment) for
-    the stylize pipeline."""
+    """Make the statistics inputs optional and record the generator's geometry.
+
+    ``norm_stats``/``norm_mix`` become optional inputs defaulting to zeros, so feeding only
+    ``photo`` works; the smallest side and tile alignment are stored for the stylize pipeline.
+    """
     import onnx
 
     model = onnx.load(str(model_path))

@@ -137,7 +137,7 @@ def _plain_copy(generator: nn.Module, device: torch.device) -> nn.Module:
 def ort_session_options(
     *, intra_op_threads: int | None = None, graph_optimization_level: str = "all"
 ):  # -> onnxruntime.SessionOptions
-    """onnxruntime session options used everywhere in this package.
+    """Session options of onnxruntime, used everywhere in this package.
 
     Args:
         intra_op_threads: threads per operator; ``None`` = onnxruntime's default (all cores).

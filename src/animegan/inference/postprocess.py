@@ -173,8 +173,9 @@ def blend_strength(photo: np.ndarray, stylized: np.ndarray, strength: float) -> 
 
 @dataclass(frozen=True)
 class PostProcess:
-    """Which post-processing steps run, in this order: bilateral, white balance, unsharp,
-    brightness matching.
+    """Which post-processing steps run, and their parameters.
+
+    Steps run in this order: bilateral, white balance, unsharp, brightness matching.
 
     All are off by default (the generator's output is returned as is). Parameters are those of
     :func:`bilateral_smooth`, :func:`gray_world_white_balance` and :func:`unsharp_mask`.

@@ -92,7 +92,8 @@ def tiling_work(sizes: Sequence[tuple[int, int]], tile: int, overlap: int) -> tu
 
     Args:
         sizes: ``(width, height)`` of each image, pixels.
-        tile / overlap: the tiling settings (as :class:`~animegan.inference.pipeline.Stylizer`).
+        tile: tile side in pixels (as :class:`~animegan.inference.pipeline.Stylizer`).
+        overlap: pixels shared by neighbouring tiles.
 
     Returns:
         ``(calls, work)``: generator calls in all, and the work in pixel-equivalents (each

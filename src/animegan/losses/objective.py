@@ -218,7 +218,8 @@ class AnimeGANObjective:
         Args:
             photo_features: VGG features of the photo, [B, C, H, W].
             fake_features: VGG features of ``generator(photo)``, same shape.
-            photo / fake_anime: RGB [B, 3, H, W] in [-1, 1]; needed when ``init_pixel_weight > 0``.
+            photo: RGB [B, 3, H, W] in [-1, 1]; needed when ``init_pixel_weight > 0``.
+            fake_anime: ``generator(photo)``, same shape and range; needed likewise.
 
         Returns:
             ``(total, {"init_content": unweighted content loss})``, plus ``"init_pixel"`` when
@@ -245,7 +246,8 @@ class AnimeGANObjective:
         Args:
             photo: RGB [B, 3, H, W] in [-1, 1].
             fake_anime: ``generator(photo)``, same shape and range.
-            photo_features / fake_features: VGG features of both, [B, C, h, w].
+            photo_features: VGG features of the photo, [B, C, h, w].
+            fake_features: VGG features of ``fake_anime``, same shape.
 
         Returns:
             ``{"content", "color", "tv"}`` scalar tensors: how much content and colour the
