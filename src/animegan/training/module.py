@@ -1,38 +1,39 @@
 """The AnimeGANv2 LightningModule: orchestration of the init and GAN phases only.
 
 No loss formula, network definition, image writing or metric lives here: losses come from
-:class:`animegan.losses.AnimeGANObjective`, networks are injected, the NaN guard is in
-``training/numerics.py``, the checkpoint section in ``training/checkpoint_state.py``, sample grids
+:class:`animegan.losses.AnimeGANObjective`, networks are injected; what the loss terms are fed is
+``training/loss_inputs.py`` (the teacher: ``training/distillation.py``), the optimizers
+``training/optimizers.py``, the log keys ``training/step_logging.py``, the NaN guard
+``training/numerics.py``, the checkpoint section ``training/checkpoint_state.py``; sample grids
 and metrics are callbacks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal, NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
 import lightning as L
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from animegan.losses import AnimeGANObjective, identity_loss_from_batch
+from animegan.losses import AnimeGANObjective
 from animegan.training.checkpoint_state import checkpoint_section, restore_checkpoint_section
+from animegan.training.distillation import freeze_teacher
+from animegan.training.loss_inputs import (
+    content_features,
+    discriminator_logits,
+    generator_loss_inputs,
+)
 from animegan.training.numerics import NonFiniteGuard, step_unless_nonfinite
+from animegan.training.optimizers import OptimizerFactories, OptimizerFactory, Optimizers
 from animegan.training.parameters import set_requires_grad, trainable_tail
-from animegan.training.performance import apply_speed_settings, to_memory_format
+from animegan.training.performance import SpeedSettings, to_memory_format
 from animegan.training.schedules import Schedule, build_schedulers, check_schedule, step_schedulers
+from animegan.training.step_logging import log_train_terms, log_validation_terms
 
-OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
 Phase = Literal["init", "gan"]
-
-
-class Optimizers(NamedTuple):
-    """The module's three optimizers, in ``configure_optimizers`` order."""
-
-    init: Optimizer
-    generator: Optimizer
-    discriminator: Optimizer
 
 
 class AnimeGANModule(L.LightningModule):
@@ -104,21 +105,18 @@ class AnimeGANModule(L.LightningModule):
         self.discriminator = discriminator
         object.__setattr__(self, "feature_extractor", feature_extractor)  # not registered: see Args
         object.__setattr__(self, "arcface", arcface)
-        if teacher is not None:
-            teacher.requires_grad_(False).eval()
-        object.__setattr__(self, "teacher", teacher)
+        object.__setattr__(self, "teacher", freeze_teacher(teacher))
         self.generator_parameters = trainable_tail(generator, trainable_last_blocks)
         self.objective = objective
-        self._optimizer_factories = (init_optimizer, generator_optimizer, discriminator_optimizer)
+        self._optimizer_factories = OptimizerFactories(
+            init_optimizer, generator_optimizer, discriminator_optimizer
+        )
         self.init_epochs = init_epochs
         self.schedule_args = (schedule, init_epochs, eta_min_ratio)
         check_schedule(schedule, eta_min_ratio)
-        self.channels_last = channels_last
-        self.compile_networks = compile
-        self.compile_mode = compile_mode
+        self.speed = SpeedSettings(channels_last, compile, compile_mode)
         self.nonfinite_guard = NonFiniteGuard(max_consecutive_nonfinite) if skip_nonfinite else None
         self.run_config = dict(run_config) if run_config is not None else None
-        self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     # ----------------------------------------------------------------------------------- set-up
     @property
@@ -127,12 +125,7 @@ class AnimeGANModule(L.LightningModule):
         return "init" if self.current_epoch < self.init_epochs else "gan"
 
     def configure_model(self) -> None:
-        apply_speed_settings(
-            (self.generator, self.discriminator, self.feature_extractor),
-            channels_last=self.channels_last,
-            compile=self.compile_networks,
-            mode=self.compile_mode,
-        )
+        self.speed.apply((self.generator, self.discriminator, self.feature_extractor))
 
     def on_fit_start(self) -> None:
         for frozen in (self.feature_extractor, self.arcface, self.teacher):
@@ -143,12 +136,9 @@ class AnimeGANModule(L.LightningModule):
         self.feature_extractor.to(self.device)
 
     def configure_optimizers(self) -> list[Optimizer] | tuple[list[Optimizer], list[Any]]:
-        init_factory, generator_factory, discriminator_factory = self._optimizer_factories
         optimizers = list(
-            Optimizers(
-                init=init_factory(self.generator_parameters),
-                generator=generator_factory(self.generator_parameters),
-                discriminator=discriminator_factory(self.discriminator.parameters()),
+            self._optimizer_factories.build(
+                self.generator_parameters, self.discriminator.parameters()
             )
         )
         schedulers = build_schedulers(optimizers, *self.schedule_args, self.trainer.max_epochs)
@@ -183,30 +173,21 @@ class AnimeGANModule(L.LightningModule):
 
     # -------------------------------------------------------------------------------- phases
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
-        images = to_memory_format(batch, self._memory_format)
+        images = to_memory_format(batch, self.speed.memory_format)
         if self.phase == "init":
             terms = self._init_step(images)
         else:
             fake_anime = self._stylize(images["photo"])
             terms = self._discriminator_step(images, fake_anime.detach())
             terms |= self._generator_step(images, fake_anime)
-        batch_size = images["photo"].shape[0]
-        values = {name: value.detach() for name, value in terms.items()}
-        # Step values are this rank's (no all-reduce in the hot loop); epoch means are reduced
-        # across ranks once, at epoch end.
-        for suffix, per_step in (("step", True), ("epoch", False)):
-            self.log_dict(
-                {f"loss/{name}_{suffix}": value for name, value in values.items()},
-                on_step=per_step,
-                on_epoch=not per_step,
-                batch_size=batch_size,
-                sync_dist=not per_step,
-            )
-        # 0 = init phase, 1 = GAN phase (logged as "phase_gan" before 2026-12).
-        self.log("train/phase", float(self.phase == "gan"), on_step=True, batch_size=batch_size)
-        if self.nonfinite_guard is not None:
-            skipped = float(self.nonfinite_guard.skipped)
-            self.log("train/skipped_updates", skipped, on_step=True, batch_size=batch_size)
+        guard = self.nonfinite_guard
+        log_train_terms(
+            self,
+            terms,
+            batch_size=images["photo"].shape[0],
+            gan_phase=self.phase == "gan",
+            skipped_updates=guard.skipped if guard is not None else None,
+        )
 
     def _update(
         self,
@@ -231,13 +212,9 @@ class AnimeGANModule(L.LightningModule):
         """Content-only generator pretraining (official: 10 epochs at lr 2e-4)."""
         self._set_generator_trainable(True)
         fake_anime = self._stylize(images["photo"])
-        with torch.no_grad():
-            photo_features = self.feature_extractor(images["photo"])
+        features = content_features(self.feature_extractor, images["photo"], fake_anime)
         total, terms = self.objective.init_loss(
-            photo_features,
-            self.feature_extractor(fake_anime),
-            photo=images["photo"],
-            fake_anime=fake_anime,
+            **features, photo=images["photo"], fake_anime=fake_anime
         )
         self._update(self._optimizers().init, total, terms, self.generator_parameters, "init")
         return terms
@@ -248,18 +225,8 @@ class AnimeGANModule(L.LightningModule):
         """One D update: anime (labelled real) vs fake, anime gray and smoothed anime gray."""
         set_requires_grad(self.discriminator, True)
         self._set_generator_trainable(False)
-        # One batched call over the four inputs: GroupNorm is per-sample, so this equals four
-        # calls, and spectral norm runs one power iteration per step instead of four.
-        inputs = [images["anime"], fake_anime, images["anime_gray"], images["anime_smooth_gray"]]
-        logits_anime, logits_fake, logits_gray, logits_smooth = self.discriminator(
-            torch.cat(inputs)
-        ).chunk(4)
-        total, terms = self.objective.discriminator_loss(
-            logits_anime=logits_anime,
-            logits_fake=logits_fake,
-            logits_anime_gray=logits_gray,
-            logits_anime_smooth_gray=logits_smooth,
-        )
+        logits = discriminator_logits(self.discriminator, images, fake_anime)
+        total, terms = self.objective.discriminator_loss(**logits)
         optimizer = self._optimizers().discriminator
         self._update(optimizer, total, terms, self.discriminator.parameters(), "discriminator")
         return terms
@@ -270,27 +237,15 @@ class AnimeGANModule(L.LightningModule):
         """One G update: adversarial + content + style + colour + TV; D frozen, VGG never trains."""
         self._set_generator_trainable(True)
         set_requires_grad(self.discriminator, False)
-        teacher_anime = teacher_features = None
-        with torch.no_grad():
-            photo_features = self.feature_extractor(images["photo"])
-            anime_gray_features = self.feature_extractor(images["anime_gray"])
-            if self.teacher is not None:  # distillation target: the teacher's stylization
-                teacher_anime = self.teacher(images["photo"]).float()
-                teacher_features = self.feature_extractor(teacher_anime)
-        identity = None
-        if self.arcface is not None:
-            identity = identity_loss_from_batch(self.arcface, images, fake_anime)
-        total, terms = self.objective.generator_loss(
-            photo=images["photo"],
-            fake_anime=fake_anime,
-            photo_features=photo_features,
-            fake_features=self.feature_extractor(fake_anime),
-            anime_gray_features=anime_gray_features,
-            logits_fake=self.discriminator(fake_anime),
-            identity=identity,
-            teacher_anime=teacher_anime,
-            teacher_features=teacher_features,
+        inputs = generator_loss_inputs(
+            images,
+            fake_anime,
+            feature_extractor=self.feature_extractor,
+            arcface=self.arcface,
+            teacher=self.teacher,
         )
+        logits_fake = self.discriminator(fake_anime)
+        total, terms = self.objective.generator_loss(**inputs, logits_fake=logits_fake)
         optimizer = self._optimizers().generator
         self._update(optimizer, total, terms, self.generator_parameters, "generator")
         set_requires_grad(self.discriminator, True)
@@ -299,20 +254,11 @@ class AnimeGANModule(L.LightningModule):
     @torch.no_grad()
     def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
         """Photo-only terms on the fixed validation photos, logged per epoch as ``val/<term>``."""
-        photo = to_memory_format(batch, self._memory_format)["photo"]
+        photo = to_memory_format(batch, self.speed.memory_format)["photo"]
         fake_anime = self._stylize(photo)
-        terms = self.objective.photo_terms(
-            photo=photo,
-            fake_anime=fake_anime,
-            photo_features=self.feature_extractor(photo),
-            fake_features=self.feature_extractor(fake_anime),
-        )
-        self.log_dict(
-            {f"val/{name}": value for name, value in terms.items()},
-            on_epoch=True,
-            batch_size=photo.shape[0],
-            sync_dist=True,
-        )
+        features = content_features(self.feature_extractor, photo, fake_anime)
+        terms = self.objective.photo_terms(photo=photo, fake_anime=fake_anime, **features)
+        log_validation_terms(self, terms, batch_size=photo.shape[0])
 
     # --------------------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

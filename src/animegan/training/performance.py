@@ -3,9 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class SpeedSettings:
+    """The module's speed switches (``module.channels_last``, ``module.compile``, ``compile_mode``).
+
+    Args:
+        channels_last: networks and images in channels-last (NHWC) memory format.
+        compile: ``torch.compile`` each network on its own.
+        compile_mode: ``torch.compile`` mode (``None`` = default).
+    """
+
+    channels_last: bool = False
+    compile: bool = False
+    compile_mode: str | None = None
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        """The memory format of the batches' images (see :func:`to_memory_format`)."""
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+    def apply(self, networks: Iterable[nn.Module]) -> None:
+        """Convert and compile ``networks`` in place (see :func:`apply_speed_settings`)."""
+        apply_speed_settings(
+            networks, channels_last=self.channels_last, compile=self.compile, mode=self.compile_mode
+        )
 
 
 def apply_speed_settings(

@@ -1,0 +1,66 @@
+"""How the module's steps are logged: loss terms as ``loss/<name>_step|epoch``, ``val/<name>``.
+
+The log keys are part of the run's output (loggers, ``metrics.csv``, monitors of checkpoint
+callbacks): ``loss/<term>_step`` (this rank's value, every step), ``loss/<term>_epoch`` (mean over
+the epoch and the ranks), ``train/phase`` (0 = init phase, 1 = GAN phase; logged as
+``phase_gan`` before 2026-12), ``train/skipped_updates`` (with the NaN guard) and ``val/<term>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import lightning as L
+from torch import Tensor
+
+
+def log_train_terms(
+    module: L.LightningModule,
+    terms: Mapping[str, Tensor],
+    *,
+    batch_size: int,
+    gan_phase: bool,
+    skipped_updates: int | None,
+) -> None:
+    """Log one training batch's loss terms, the phase and the skipped-update count.
+
+    Args:
+        module: the LightningModule whose ``training_step`` is running.
+        terms: the batch's unweighted loss terms and totals (scalar tensors).
+        batch_size: images in the batch (for the epoch means).
+        gan_phase: the batch was a GAN-phase batch (False: init phase).
+        skipped_updates: non-finite updates skipped so far, or None without the NaN guard.
+    """
+    values = {name: value.detach() for name, value in terms.items()}
+    # Step values are this rank's (no all-reduce in the hot loop); epoch means are reduced across
+    # ranks once, at epoch end.
+    for suffix, per_step in (("step", True), ("epoch", False)):
+        module.log_dict(
+            {f"loss/{name}_{suffix}": value for name, value in values.items()},
+            on_step=per_step,
+            on_epoch=not per_step,
+            batch_size=batch_size,
+            sync_dist=not per_step,
+        )
+    module.log("train/phase", float(gan_phase), on_step=True, batch_size=batch_size)
+    if skipped_updates is not None:
+        skipped = float(skipped_updates)
+        module.log("train/skipped_updates", skipped, on_step=True, batch_size=batch_size)
+
+
+def log_validation_terms(
+    module: L.LightningModule, terms: Mapping[str, Tensor], *, batch_size: int
+) -> None:
+    """Log one validation batch's terms as ``val/<name>``, averaged over the epoch and the ranks.
+
+    Args:
+        module: the LightningModule whose ``validation_step`` is running.
+        terms: the batch's terms (scalar tensors).
+        batch_size: photos in the batch.
+    """
+    module.log_dict(
+        {f"val/{name}": value for name, value in terms.items()},
+        on_epoch=True,
+        batch_size=batch_size,
+        sync_dist=True,
+    )
