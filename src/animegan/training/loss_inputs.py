@@ -8,13 +8,23 @@ lives here either: that is ``losses/``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import torch
 from torch import Tensor, nn
 
 from animegan.losses import identity_loss_from_batch
 from animegan.training.distillation import teacher_targets
+
+
+def move_frozen(networks: Iterable[nn.Module | None], device: torch.device) -> None:
+    """Move the frozen networks (VGG, ArcFace, teacher; ``None`` = absent) to ``device``, eval mode.
+
+    They are not registered children of the module, so Lightning does not move them itself.
+    """
+    for network in networks:
+        if network is not None:
+            network.to(device).eval()
 
 
 def content_features(
@@ -63,8 +73,8 @@ def discriminator_logits(
 def generator_loss_inputs(
     images: Mapping[str, Tensor],
     fake_anime: Tensor,
-    *,
     feature_extractor: nn.Module,
+    *,
     arcface: nn.Module | None = None,
     teacher: nn.Module | None = None,
 ) -> dict[str, Tensor | None]:

@@ -1,17 +1,16 @@
 """The AnimeGANv2 LightningModule: orchestration of the init and GAN phases only.
 
-No loss formula, network definition, image writing or metric lives here: losses come from
-:class:`animegan.losses.AnimeGANObjective`, networks are injected; what the loss terms are fed is
-``training/loss_inputs.py`` (the teacher: ``training/distillation.py``), the optimizers
-``training/optimizers.py``, the log keys ``training/step_logging.py``, the NaN guard
-``training/numerics.py``, the checkpoint section ``training/checkpoint_state.py``; sample grids
-and metrics are callbacks.
+No loss formula, network definition, image writing or metric lives here. The losses are
+:class:`animegan.losses.AnimeGANObjective`, the networks are injected, and the other pieces are
+in ``training/``: loss inputs (``loss_inputs.py``, the teacher's in ``distillation.py``),
+``optimizers.py``, log keys (``step_logging.py``), the NaN guard (``numerics.py``) and the
+checkpoint section (``checkpoint_state.py``). Sample grids and metrics are callbacks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 import lightning as L
 import torch
@@ -25,15 +24,14 @@ from animegan.training.loss_inputs import (
     content_features,
     discriminator_logits,
     generator_loss_inputs,
+    move_frozen,
 )
-from animegan.training.numerics import NonFiniteGuard, step_unless_nonfinite
+from animegan.training.numerics import NonFiniteGuard, guarded_update
 from animegan.training.optimizers import OptimizerFactories, OptimizerFactory, Optimizers
 from animegan.training.parameters import set_requires_grad, trainable_tail
 from animegan.training.performance import SpeedSettings, to_memory_format
-from animegan.training.schedules import Schedule, build_schedulers, check_schedule, step_schedulers
+from animegan.training.schedules import LearningRateSchedule, Phase, Schedule, step_schedulers
 from animegan.training.step_logging import log_train_terms, log_validation_terms
-
-Phase = Literal["init", "gan"]
 
 
 class AnimeGANModule(L.LightningModule):
@@ -112,8 +110,7 @@ class AnimeGANModule(L.LightningModule):
             init_optimizer, generator_optimizer, discriminator_optimizer
         )
         self.init_epochs = init_epochs
-        self.schedule_args = (schedule, init_epochs, eta_min_ratio)
-        check_schedule(schedule, eta_min_ratio)
+        self.lr_schedule = LearningRateSchedule(schedule, init_epochs, eta_min_ratio)
         self.speed = SpeedSettings(channels_last, compile, compile_mode)
         self.nonfinite_guard = NonFiniteGuard(max_consecutive_nonfinite) if skip_nonfinite else None
         self.run_config = dict(run_config) if run_config is not None else None
@@ -128,20 +125,15 @@ class AnimeGANModule(L.LightningModule):
         self.speed.apply((self.generator, self.discriminator, self.feature_extractor))
 
     def on_fit_start(self) -> None:
-        for frozen in (self.feature_extractor, self.arcface, self.teacher):
-            if frozen is not None:
-                frozen.to(self.device).eval()
+        move_frozen((self.feature_extractor, self.arcface, self.teacher), self.device)
 
     def on_validation_start(self) -> None:
         self.feature_extractor.to(self.device)
 
     def configure_optimizers(self) -> list[Optimizer] | tuple[list[Optimizer], list[Any]]:
-        optimizers = list(
-            self._optimizer_factories.build(
-                self.generator_parameters, self.discriminator.parameters()
-            )
-        )
-        schedulers = build_schedulers(optimizers, *self.schedule_args, self.trainer.max_epochs)
+        factories = self._optimizer_factories
+        optimizers = list(factories.build(self.generator_parameters, self.discriminator))
+        schedulers = self.lr_schedule.build(optimizers, self.trainer.max_epochs)
         return (optimizers, schedulers) if schedulers else optimizers
 
     def _optimizers(self) -> Optimizers:
@@ -181,13 +173,7 @@ class AnimeGANModule(L.LightningModule):
             terms = self._discriminator_step(images, fake_anime.detach())
             terms |= self._generator_step(images, fake_anime)
         guard = self.nonfinite_guard
-        log_train_terms(
-            self,
-            terms,
-            batch_size=images["photo"].shape[0],
-            gan_phase=self.phase == "gan",
-            skipped_updates=guard.skipped if guard is not None else None,
-        )
+        log_train_terms(self, terms, batch_size=len(images["photo"]), phase=self.phase, guard=guard)
 
     def _update(
         self,
@@ -198,15 +184,8 @@ class AnimeGANModule(L.LightningModule):
         update: str,
     ) -> None:
         """Backward ``total`` and step ``optimizer``, unless the gradients came out NaN/Inf."""
-        optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(total)
         guard = self.nonfinite_guard
-        # fp16: the GradScaler must see the overflow to lower its scale, so it does the skipping.
-        if guard is None or getattr(self.trainer.precision_plugin, "scaler", None) is not None:
-            optimizer.step()
-            return
-        where = f"step {self.global_step} (epoch {self.current_epoch})"
-        step_unless_nonfinite(optimizer, parameters, terms, guard, update=update, where=where)
+        guarded_update(self, optimizer, total, terms, parameters, guard=guard, update=update)
 
     def _init_step(self, images: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """Content-only generator pretraining (official: 10 epochs at lr 2e-4)."""
@@ -238,11 +217,7 @@ class AnimeGANModule(L.LightningModule):
         self._set_generator_trainable(True)
         set_requires_grad(self.discriminator, False)
         inputs = generator_loss_inputs(
-            images,
-            fake_anime,
-            feature_extractor=self.feature_extractor,
-            arcface=self.arcface,
-            teacher=self.teacher,
+            images, fake_anime, self.feature_extractor, arcface=self.arcface, teacher=self.teacher
         )
         logits_fake = self.discriminator(fake_anime)
         total, terms = self.objective.generator_loss(**inputs, logits_fake=logits_fake)

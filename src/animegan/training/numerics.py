@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
@@ -116,3 +117,38 @@ def step_unless_nonfinite(
         )
     guard.record(update, finite)
     return finite
+
+
+def guarded_update(
+    module: L.LightningModule,
+    optimizer: Optimizer,
+    total: Tensor,
+    terms: Mapping[str, Tensor],
+    parameters: Iterable[nn.Parameter],
+    *,
+    guard: NonFiniteGuard | None,
+    update: str,
+) -> None:
+    """One manual-optimisation update: zero the gradients, backward ``total``, step the optimizer.
+
+    With ``guard``, the step is skipped when the gradients came out NaN/Inf
+    (:func:`step_unless_nonfinite`), except under fp16 (``16-mixed``): there the GradScaler must
+    see the overflow to lower its scale, so it does the skipping.
+
+    Args:
+        module: the LightningModule running the step (its ``manual_backward`` applies precision
+            and DDP; its trainer tells whether a GradScaler is active).
+        optimizer: the (Lightning-wrapped) optimizer of this update.
+        total: the scalar loss to back-propagate.
+        terms: the loss terms of this update, named in the warning of a skipped step.
+        parameters: the parameters ``optimizer`` updates.
+        guard: the run's non-finite guard, or None to step unconditionally.
+        update: kind of update (``"init"``, ``"discriminator"``, ``"generator"``).
+    """
+    optimizer.zero_grad(set_to_none=True)
+    module.manual_backward(total)
+    if guard is None or getattr(module.trainer.precision_plugin, "scaler", None) is not None:
+        optimizer.step()
+        return
+    where = f"step {module.global_step} (epoch {module.current_epoch})"
+    step_unless_nonfinite(optimizer, parameters, terms, guard, update=update, where=where)

@@ -30,14 +30,14 @@ class OptimizerFactories(NamedTuple):
     def build(
         self,
         generator_parameters: list[nn.Parameter],
-        discriminator_parameters: Iterable[nn.Parameter],
+        discriminator: nn.Module,
     ) -> Optimizers:
         """Build the three optimizers.
 
         Args:
             generator_parameters: the generator's trainable parameters; the init and the GAN
                 generator optimizer each get their own optimizer (and state) over them.
-            discriminator_parameters: the discriminator's parameters.
+            discriminator: the discriminator (all of its parameters learn).
 
         Returns:
             The optimizers in the order ``init``, ``generator``, ``discriminator`` (the order
@@ -46,5 +46,5 @@ class OptimizerFactories(NamedTuple):
         return Optimizers(
             init=self.init(generator_parameters),
             generator=self.generator(generator_parameters),
-            discriminator=self.discriminator(discriminator_parameters),
+            discriminator=self.discriminator(discriminator.parameters()),
         )

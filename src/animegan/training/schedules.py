@@ -11,6 +11,7 @@ trains at ``eta_min + (lr - eta_min) * (1 + cos(pi * k / n)) / 2``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from torch.optim import Optimizer
@@ -18,6 +19,8 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler
 
 Schedule = Literal["constant", "cosine"]
 SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+# The training phases: ``init`` (content-only generator pretraining), then ``gan``.
+Phase = Literal["init", "gan"]
 
 
 def check_schedule(schedule: str, eta_min_ratio: float) -> None:
@@ -69,7 +72,7 @@ def build_schedulers(
     ]
 
 
-def step_schedulers(schedulers: Sequence[LRScheduler], phase: str) -> None:
+def step_schedulers(schedulers: Sequence[LRScheduler], phase: Phase) -> None:
     """Step the schedulers of the phase whose epoch just ended (none for a constant schedule).
 
     Args:
@@ -81,3 +84,30 @@ def step_schedulers(schedulers: Sequence[LRScheduler], phase: str) -> None:
         return
     for scheduler in schedulers[:1] if phase == "init" else schedulers[1:]:
         scheduler.step()
+
+
+@dataclass(frozen=True)
+class LearningRateSchedule:
+    """The module's schedule settings (``module.schedule``, ``eta_min_ratio``), checked up front.
+
+    Args:
+        schedule: ``"constant"`` or ``"cosine"``.
+        init_epochs: epochs of the init phase, >= 0.
+        eta_min_ratio: cosine's final learning rate as a fraction of the initial one, in [0, 1].
+
+    Raises:
+        ValueError: unknown schedule or ``eta_min_ratio`` outside [0, 1] (at construction).
+    """
+
+    schedule: Schedule = "constant"
+    init_epochs: int = 0
+    eta_min_ratio: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_schedule(self.schedule, self.eta_min_ratio)
+
+    def build(self, optimizers: Sequence[Optimizer], max_epochs: int | None) -> list[LRScheduler]:
+        """:func:`build_schedulers` for ``optimizers`` (init, generator, discriminator)."""
+        return build_schedulers(
+            optimizers, self.schedule, self.init_epochs, self.eta_min_ratio, max_epochs
+        )

@@ -2,8 +2,8 @@
 
 The log keys are part of the run's output (loggers, ``metrics.csv``, monitors of checkpoint
 callbacks): ``loss/<term>_step`` (this rank's value, every step), ``loss/<term>_epoch`` (mean over
-the epoch and the ranks), ``train/phase`` (0 = init phase, 1 = GAN phase; logged as
-``phase_gan`` before 2026-12), ``train/skipped_updates`` (with the NaN guard) and ``val/<term>``.
+the epoch and the ranks), ``train/phase`` (0 = init phase, 1 = GAN phase; older runs
+logged it as ``phase_gan``), ``train/skipped_updates`` (with the NaN guard) and ``val/<term>``.
 """
 
 from __future__ import annotations
@@ -13,14 +13,17 @@ from collections.abc import Mapping
 import lightning as L
 from torch import Tensor
 
+from animegan.training.numerics import NonFiniteGuard
+from animegan.training.schedules import Phase
+
 
 def log_train_terms(
     module: L.LightningModule,
     terms: Mapping[str, Tensor],
     *,
     batch_size: int,
-    gan_phase: bool,
-    skipped_updates: int | None,
+    phase: Phase,
+    guard: NonFiniteGuard | None,
 ) -> None:
     """Log one training batch's loss terms, the phase and the skipped-update count.
 
@@ -28,8 +31,8 @@ def log_train_terms(
         module: the LightningModule whose ``training_step`` is running.
         terms: the batch's unweighted loss terms and totals (scalar tensors).
         batch_size: images in the batch (for the epoch means).
-        gan_phase: the batch was a GAN-phase batch (False: init phase).
-        skipped_updates: non-finite updates skipped so far, or None without the NaN guard.
+        phase: the batch's phase, ``"init"`` or ``"gan"``.
+        guard: the run's NaN guard (its count of skipped updates is logged), or None.
     """
     values = {name: value.detach() for name, value in terms.items()}
     # Step values are this rank's (no all-reduce in the hot loop); epoch means are reduced across
@@ -42,9 +45,9 @@ def log_train_terms(
             batch_size=batch_size,
             sync_dist=not per_step,
         )
-    module.log("train/phase", float(gan_phase), on_step=True, batch_size=batch_size)
-    if skipped_updates is not None:
-        skipped = float(skipped_updates)
+    module.log("train/phase", float(phase == "gan"), on_step=True, batch_size=batch_size)
+    if guard is not None:
+        skipped = float(guard.skipped)
         module.log("train/skipped_updates", skipped, on_step=True, batch_size=batch_size)
 
 
