@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from animegan.losses import AnimeGANObjective
-from animegan.training import AnimeGANModule, trainable_tail
+from animegan.training import AnimeGANModule
 
 
 class _Batches(torch.utils.data.Dataset):
@@ -32,13 +32,17 @@ def _frozen_features() -> nn.Module:
 
 
 class _GradRecorder(L.Callback):
-    """Snapshot every parameter's gradient right before each optimizer step."""
+    """Snapshot every parameter's gradient right before each optimizer step.
+
+    Each step is recorded with the index of its optimizer in ``trainer.optimizers`` (the
+    ``configure_optimizers`` order: init, generator, discriminator).
+    """
 
     def __init__(self) -> None:
         self.steps: list[tuple[int, dict[str, torch.Tensor | None]]] = []
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
-        index = [opt.optimizer for opt in trainer.strategy._lightning_optimizers].index(optimizer)
+        index = trainer.optimizers.index(optimizer)
         grads = {
             name: None if p.grad is None else p.grad.detach().clone()
             for name, p in pl_module.named_parameters()
@@ -46,18 +50,19 @@ class _GradRecorder(L.Callback):
         self.steps.append((index, grads))
 
 
-def _module(init_epochs: int, feature_extractor: nn.Module, **switches: object) -> AnimeGANModule:
+def _module(init_epochs: int, feature_extractor: nn.Module, **overrides: object) -> AnimeGANModule:
+    """A tiny module; ``overrides`` replace any constructor argument (networks, objective, ...)."""
     adam = partial(torch.optim.Adam, lr=1e-3)
+    arguments: dict[str, object] = {
+        "generator": nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Tanh()),
+        "discriminator": nn.Conv2d(3, 1, 3, padding=1),
+        "objective": AnimeGANObjective({}, {}),
+        "init_optimizer": adam,
+        "generator_optimizer": adam,
+        "discriminator_optimizer": adam,
+    }
     return AnimeGANModule(
-        generator=nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Tanh()),
-        discriminator=nn.Conv2d(3, 1, 3, padding=1),
-        feature_extractor=feature_extractor,
-        objective=AnimeGANObjective({}, {}),
-        init_optimizer=adam,
-        generator_optimizer=adam,
-        discriminator_optimizer=adam,
-        init_epochs=init_epochs,
-        **switches,
+        feature_extractor=feature_extractor, init_epochs=init_epochs, **(arguments | overrides)
     )
 
 
@@ -121,9 +126,12 @@ def test_feature_extractor_is_not_in_state_dict_or_parameters() -> None:
 def test_fine_tuning_trains_only_the_last_generator_blocks() -> None:
     from animegan.models import Generator
 
-    module = _module(init_epochs=0, feature_extractor=_frozen_features())
-    module.generator = Generator()
-    module.generator_parameters = trainable_tail(module.generator, 2)
+    module = _module(
+        init_epochs=0,
+        feature_extractor=_frozen_features(),
+        generator=Generator(),
+        trainable_last_blocks=2,
+    )
     before = {k: v.clone() for k, v in module.generator.state_dict().items()}
     _fit(module, _GradRecorder(), epochs=1, batches=1)
     after = module.generator.state_dict()
@@ -155,9 +163,12 @@ class _FaceBatches(_Batches):
 
 
 def test_identity_term_is_logged_and_reaches_the_generator() -> None:
-    module = _module(init_epochs=0, feature_extractor=_frozen_features())
-    module.objective = AnimeGANObjective({"identity": 0.5}, {})
-    object.__setattr__(module, "arcface", _TinyFaceNet())
+    module = _module(
+        init_epochs=0,
+        feature_extractor=_frozen_features(),
+        objective=AnimeGANObjective({"identity": 0.5}, {}),
+        arcface=_TinyFaceNet(),
+    )
     logged: dict[str, float] = {}
 
     class _Capture(L.Callback):
@@ -178,24 +189,55 @@ def test_identity_term_is_logged_and_reaches_the_generator() -> None:
     assert "loss/identity_step" in logged and 0 <= logged["loss/identity_step"] <= 2
 
 
+class _CompileProbe(nn.Module):
+    """Wraps a network and counts its calls, and those that ran as a ``torch.compile`` graph.
+
+    ``torch.compiler.is_compiling()`` is True only while Dynamo traces, so the second counter's
+    in-place add is part of the compiled graph (and runs on every compiled call) and never runs
+    eagerly. Non-persistent buffers: the state_dict keys stay the wrapped network's.
+    """
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+        self.register_buffer("calls", torch.zeros((), dtype=torch.int64), persistent=False)
+        self.register_buffer("compiled_calls", torch.zeros((), dtype=torch.int64), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        self.calls.add_(1)
+        if torch.compiler.is_compiling():
+            self.compiled_calls.add_(1)
+        return self.network(images)
+
+
 def test_compiled_channels_last_step_matches_eager_and_keeps_state_dict_keys() -> None:
     """module.compile=true compiles G, D and VGG in place: same keys, same first-step values."""
 
-    def trained(compile_networks: bool) -> dict[str, torch.Tensor]:
+    def trained(compile_networks: bool) -> tuple[dict[str, torch.Tensor], list[tuple[int, int]]]:
         torch.manual_seed(0)
+        networks = [
+            _CompileProbe(nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Tanh())),
+            _CompileProbe(nn.Conv2d(3, 1, 3, padding=1)),
+            _CompileProbe(_frozen_features()),
+        ]
+        generator, discriminator, features = networks
         module = _module(
             init_epochs=0,
-            feature_extractor=_frozen_features(),
+            feature_extractor=features,
+            generator=generator,
+            discriminator=discriminator,
             channels_last=True,
             compile=compile_networks,
         )
         _fit(module, L.Callback(), epochs=1, batches=2)
-        if compile_networks:  # really compiled, not silently eager
-            assert hasattr(module.generator, "_compiled_call_impl")
-            assert module.generator._compiled_call_impl is not None
-        return module.state_dict()
+        calls = [(int(net.calls), int(net.compiled_calls)) for net in networks]
+        return module.state_dict(), calls
 
-    eager, compiled = trained(False), trained(True)
+    (eager, eager_calls), (compiled, compiled_calls) = trained(False), trained(True)
+    # Really compiled, each network on its own, not silently eager: every call of G, D and VGG
+    # ran as a compiled graph, the same calls as the eager run (which compiles none).
+    assert all(calls > 0 and compiled == 0 for calls, compiled in eager_calls)
+    assert compiled_calls == [(calls, calls) for calls, _ in eager_calls]
     assert list(eager) == list(compiled)
     for key in eager:
         torch.testing.assert_close(compiled[key], eager[key], rtol=1e-4, atol=1e-5)
@@ -205,8 +247,12 @@ def test_teacher_is_frozen_unregistered_and_its_terms_train_the_generator(tmp_pa
     """module.teacher: never in state_dict, parameters, optimizers or checkpoints; never updated."""
     teacher = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Tanh())
     teacher_before = {k: v.clone() for k, v in teacher.state_dict().items()}
-    module = _module(init_epochs=0, feature_extractor=_frozen_features(), teacher=teacher)
-    module.objective = AnimeGANObjective({"distill_pixel": 10.0, "distill_content": 3.0}, {})
+    module = _module(
+        init_epochs=0,
+        feature_extractor=_frozen_features(),
+        teacher=teacher,
+        objective=AnimeGANObjective({"distill_pixel": 10.0, "distill_content": 3.0}, {}),
+    )
     assert all(not p.requires_grad for p in teacher.parameters()) and not teacher.training
     assert not any(key.startswith("teacher") for key in module.state_dict())
     teacher_ids = {id(p) for p in teacher.parameters()}
