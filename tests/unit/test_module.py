@@ -290,3 +290,62 @@ def test_teacher_is_frozen_unregistered_and_its_terms_train_the_generator(tmp_pa
     checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
     assert set(checkpoint["state_dict"]) == set(module.state_dict())  # G and D only
     assert not any("teacher" in key for key in checkpoint["state_dict"])
+
+
+class _ValidationPhotos(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {"photo": torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(index))}
+
+
+def test_a_gan_epoch_logs_the_documented_keys() -> None:
+    """The log keys are the run's output format (metrics.csv, W&B, checkpoint monitors)."""
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        limit_train_batches=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    module = _module(init_epochs=0, feature_extractor=_frozen_features())
+    trainer.fit(
+        module, DataLoader(_Batches(), batch_size=2), DataLoader(_ValidationPhotos(), batch_size=2)
+    )
+    d_terms = ["d_anime", "d_fake", "d_gray", "d_smooth", "d_total"]
+    g_terms = ["g_adv", "content", "style", "color", "tv", "pixel", "g_total"]
+    expected = {f"loss/{term}_{when}" for term in d_terms + g_terms for when in ("step", "epoch")}
+    expected |= {"train/phase", "train/skipped_updates", "val/content", "val/color", "val/tv"}
+    metrics = trainer.callback_metrics
+    assert set(metrics) == expected
+    assert float(metrics["train/phase"]) == 1.0 and float(metrics["train/skipped_updates"]) == 0.0
+
+
+def test_optimizers_are_built_in_checkpoint_order_each_with_its_own_state() -> None:
+    module = _module(
+        init_epochs=1,
+        feature_extractor=_frozen_features(),
+        init_optimizer=partial(torch.optim.Adam, lr=1e-3),
+        generator_optimizer=partial(torch.optim.Adam, lr=2e-4),
+        discriminator_optimizer=partial(torch.optim.Adam, lr=4e-4),
+    )
+    _fit(module, L.Callback(), epochs=2, batches=1)  # one init batch, then one GAN batch
+    init, generator, discriminator = (opt.optimizer for opt in module.optimizers())
+    learning_rates = [opt.param_groups[0]["lr"] for opt in (init, generator, discriminator)]
+    assert learning_rates == [1e-3, 2e-4, 4e-4]
+
+    def parameter_ids(optimizer: torch.optim.Optimizer) -> set[int]:
+        return {id(p) for group in optimizer.param_groups for p in group["params"]}
+
+    assert (
+        parameter_ids(init)
+        == parameter_ids(generator)
+        == {id(p) for p in module.generator.parameters()}
+    )
+    assert parameter_ids(discriminator) == {id(p) for p in module.discriminator.parameters()}
+    # The init and generator optimizers share the parameters, not their state: one step each.
+    steps = [opt.state_dict()["state"][0]["step"] for opt in (init, generator, discriminator)]
+    assert steps == [1, 1, 1]

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 
 from animegan.losses import AnimeGANObjective
 from animegan.training import AnimeGANModule
-from animegan.training.schedules import build_schedulers, check_schedule
+from animegan.training.schedules import LearningRateSchedule, build_schedulers, check_schedule
 
 BASE_LRS = (1e-3, 2e-4, 4e-4)  # init, generator, discriminator
 
@@ -184,6 +184,8 @@ def test_bad_schedule_values_are_one_clear_error() -> None:
         check_schedule("cosine", 1.5)
     with pytest.raises(ValueError, match="set trainer.max_epochs above init_epochs=3"):
         build_schedulers([], "cosine", 3, 0.0, max_epochs=3)
+    with pytest.raises(ValueError, match=r"eta_min_ratio must be in \[0, 1\]"):
+        LearningRateSchedule("cosine", init_epochs=1, eta_min_ratio=-0.1)
     with pytest.raises(ValueError, match="module.schedule must be one of"):
         _module("step")
 
