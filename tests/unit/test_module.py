@@ -66,18 +66,23 @@ def _module(init_epochs: int, feature_extractor: nn.Module, **overrides: object)
     )
 
 
-def _fit(module: AnimeGANModule, callback: L.Callback, epochs: int, batches: int) -> None:
-    trainer = L.Trainer(
+def _trainer(epochs: int, batches: int, *callbacks: L.Callback, **options: object) -> L.Trainer:
+    """A quiet CPU trainer without logger; ``options`` go to ``L.Trainer`` (checkpointing off)."""
+    defaults: dict[str, object] = {"enable_checkpointing": False}
+    return L.Trainer(
         accelerator="cpu",
         max_epochs=epochs,
         limit_train_batches=batches,
         logger=False,
-        enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[callback],
+        callbacks=list(callbacks),
+        **(defaults | options),
     )
-    trainer.fit(module, DataLoader(_Batches(), batch_size=2))
+
+
+def _fit(module: AnimeGANModule, callback: L.Callback, epochs: int, batches: int) -> None:
+    _trainer(epochs, batches, callback).fit(module, DataLoader(_Batches(), batch_size=2))
 
 
 def test_d_terms_reach_d_only_and_g_terms_reach_g_only() -> None:
@@ -175,17 +180,7 @@ def test_identity_term_is_logged_and_reaches_the_generator() -> None:
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
             logged.update({k: float(v) for k, v in trainer.callback_metrics.items()})
 
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_epochs=1,
-        limit_train_batches=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[_Capture()],
-    )
-    trainer.fit(module, DataLoader(_FaceBatches(), batch_size=2))
+    _trainer(1, 1, _Capture()).fit(module, DataLoader(_FaceBatches(), batch_size=2))
     assert "loss/identity_step" in logged and 0 <= logged["loss/identity_step"] <= 2
 
 
@@ -263,16 +258,7 @@ def test_teacher_is_frozen_unregistered_and_its_terms_train_the_generator(tmp_pa
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
             logged.update({k: float(v) for k, v in trainer.callback_metrics.items()})
 
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_epochs=1,
-        limit_train_batches=2,
-        logger=False,
-        default_root_dir=tmp_path,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[_Capture()],
-    )
+    trainer = _trainer(1, 2, _Capture(), default_root_dir=tmp_path, enable_checkpointing=True)
     generator_before = {k: v.clone() for k, v in module.generator.state_dict().items()}
     trainer.fit(module, DataLoader(_Batches(), batch_size=2))
     assert logged["loss/distill_pixel_step"] > 0 and logged["loss/distill_content_step"] > 0
@@ -302,15 +288,7 @@ class _ValidationPhotos(torch.utils.data.Dataset):
 
 def test_a_gan_epoch_logs_the_documented_keys() -> None:
     """The log keys are the run's output format (metrics.csv, W&B, checkpoint monitors)."""
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_epochs=1,
-        limit_train_batches=2,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = _trainer(1, 2)
     module = _module(init_epochs=0, feature_extractor=_frozen_features())
     trainer.fit(
         module, DataLoader(_Batches(), batch_size=2), DataLoader(_ValidationPhotos(), batch_size=2)
