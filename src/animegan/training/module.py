@@ -190,11 +190,10 @@ class AnimeGANModule(L.LightningModule):
     def _init_step(self, images: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """Content-only generator pretraining (official: 10 epochs at lr 2e-4)."""
         self._set_generator_trainable(True)
-        fake_anime = self._stylize(images["photo"])
-        features = content_features(self.feature_extractor, images["photo"], fake_anime)
-        total, terms = self.objective.init_loss(
-            **features, photo=images["photo"], fake_anime=fake_anime
-        )
+        photo = images["photo"]
+        fake_anime = self._stylize(photo)
+        features = content_features(self.feature_extractor, photo, fake_anime)
+        total, terms = self.objective.init_loss(**features, photo=photo, fake_anime=fake_anime)
         self._update(self._optimizers().init, total, terms, self.generator_parameters, "init")
         return terms
 
