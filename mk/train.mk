@@ -16,3 +16,6 @@ bench-gpu-dry-run: $(STAMP)  ## the device script with every step shrunk, on CPU
 
 bench-ddp: $(STAMP)  ## DDP scaling on paper from the measured step time and the real gradient size
 	$(PY) benchmarks/ddp_scaling.py $(ARGS)
+
+bench-quickstart: $(STAMP)  ## time `make train` (quickstart) and score it: init-phase PSNR vs the photos, final PSNR vs photos and their cartoons -> benchmarks/results/quickstart.json
+	$(PY) benchmarks/bench_quickstart.py $(ARGS)

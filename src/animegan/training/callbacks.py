@@ -1,5 +1,7 @@
-"""Training callbacks that write artefacts (sample grids, the resolved config, checkpoints) into the
-run folder."""
+"""Training callbacks that write artefacts into the run folder.
+
+Sample grids, the resolved config and checkpoints.
+"""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ def collect_rng_states() -> dict[str, Any]:
 
 
 def restore_rng_states(states: Mapping[str, Any]) -> None:
+    """Set the torch, NumPy and Python RNGs (and CUDA's, when stored) from a saved mapping."""
     torch.set_rng_state(states["torch"])
     kind, keys, *rest = states["numpy"]
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), *rest))
