@@ -16,11 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import cv2
 import numpy as np
 
+from animegan.data.decode import ImageDecodeError, list_image_files, read_image_rgb
 from animegan.faces.alignment import norm_crop, norm_crop_matrix, portrait_crop
 from animegan.faces.detection import FaceDetector, make_detector
 
@@ -29,12 +30,6 @@ __all__ = ["align_folder", "main"]
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 CACHE_NAME = "landmarks.json"
 CACHE_VERSION = 1
-
-
-def _read_rgb(path: Path) -> np.ndarray | None:
-    data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    return None if image is None else np.ascontiguousarray(image[:, :, ::-1])
 
 
 def align_folder(
@@ -80,14 +75,18 @@ def align_folder(
         "several_faces": [],
         "unreadable": [],
     }
-    for path in sorted(p for p in input_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+    listing = list_image_files(input_dir, recursive=True, suffixes=IMAGE_SUFFIXES)
+    # Entries named like images that are not files (dangling links, pipes) are never opened.
+    report["unreadable"].extend(p.relative_to(input_dir).as_posix() for p, _ in listing.skipped)
+    for path in listing.files:
         relative = path.relative_to(input_dir).as_posix()
-        stat = path.stat()
-        key = [stat.st_size, stat.st_mtime_ns]
-        image = _read_rgb(path)
-        if image is None:
+        try:
+            image = read_image_rgb(path)
+            stat = path.stat()
+        except (ImageDecodeError, OSError):
             report["unreadable"].append(relative)
             continue
+        key = [stat.st_size, stat.st_mtime_ns]
         entry = cache["images"].get(relative)
         if entry is None or entry.get("key") != key:
             if detector is None:
@@ -123,6 +122,7 @@ def align_folder(
             report["saved"].append(name)
         entry["crops"] = crops
         cache["images"][relative] = entry
+    report["unreadable"].sort(key=PurePosixPath)
     cache["settings"] = {"size": size, "portrait": portrait, "all_faces": all_faces}
     cache_path.write_text(json.dumps(cache, indent=1))
     return report

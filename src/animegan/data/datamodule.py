@@ -24,16 +24,10 @@ from animegan.data.datasets import (
     default_eval_transform,
     default_train_transform,
 )
-from animegan.data.decode import (
-    DEFAULT_MAX_PIXELS,
-    DatasetNotFoundError,
-    ScanResult,
-    default_cache_dir,
-    scan_image_folder,
-    warn_skipped,
-)
+from animegan.data.decode import DEFAULT_MAX_PIXELS, DatasetNotFoundError
 from animegan.data.layout import DatasetLayout, resolve_layout
 from animegan.data.sampler import SMOOTH_PAIRINGS, SmoothPairing, UnpairedSampler
+from animegan.data.scan import ScanResult, default_cache_dir, scan_image_folder, warn_skipped
 from animegan.data.smoothing import SmoothCache
 
 __all__ = ["AnimeGANDataModule", "ResumableDataLoader"]
