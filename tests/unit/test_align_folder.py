@@ -7,11 +7,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from PIL import Image
 
-from animegan.cli.align_faces import align_folder
+from animegan.cli.align_faces import main
 from animegan.faces.alignment import arcface_template
 from animegan.faces.detection import DetectedFace
+from animegan.faces.prepare import align_folder
 
 
 class RecordingDetector:
@@ -66,3 +68,23 @@ def test_align_lists_like_the_rest_of_the_package(tmp_path: Path) -> None:
     assert report["saved"] == ["sub__face.png"]
     assert report["unreadable"] == ["broken.png", "dangling.jpg"]
     assert not (tmp_path / "faces" / "._face.png").exists()
+
+
+def test_cli_refuses_bad_folders_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.full((112, 112, 3), 90, np.uint8)).save(photos / "face.png")
+    with pytest.raises(SystemExit) as info:
+        main([str(photos), str(photos / "faces"), "--size", "112"])
+    assert info.value.code == 2
+    assert "must be outside the input folder" in capsys.readouterr().err
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    (faces / "landmarks.json").write_text("{broken")
+    with pytest.raises(SystemExit) as info:
+        main([str(photos), str(faces), "--size", "112"])
+    assert info.value.code == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    assert (faces / "landmarks.json").read_text() == "{broken"
