@@ -14,19 +14,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from animegan.data.augmentation import moving_steps
 from animegan.data.datamodule import AnimeGANDataModule
 from animegan.faces.prepare import LANDMARKS_FILE, load_crop_landmarks
-
-# Geometric transforms would move faces away from the cached landmarks: refused on the photo side.
-_GEOMETRIC = (
-    "Flip",
-    "Affine",
-    "Rotate",
-    "Perspective",
-    "ShiftScaleRotate",
-    "ResizedCrop",
-    "Elastic",
-)
 
 
 class LandmarkedPhotoAnimeDataset(Dataset):
@@ -76,8 +66,8 @@ class FaceAnimeDataModule(AnimeGANDataModule):
     def __init__(self, *, landmarks_file: str | os.PathLike[str] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.landmarks_file = landmarks_file
-        names = repr(self.photo_transform)
-        moving = [name for name in _GEOMETRIC if name in names]
+        # Geometric transforms would move faces away from the cached landmarks.
+        moving = moving_steps(self.photo_transform)
         if moving:
             raise ValueError(
                 f"the photo augmentation moves pixels ({', '.join(moving)}), which would misplace "
