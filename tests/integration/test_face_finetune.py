@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from animegan.cli.align_faces import align_folder
 from animegan.cli.train import train
 from animegan.data.builtin import build_quickstart_dataset
+from animegan.faces.prepare import align_folder
 from animegan.models import Generator, export_state_dict
 
 pytest.importorskip("dlib", reason="the offline face detector is in the `faces` extra")

@@ -2,15 +2,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from lightning.fabric.utilities.distributed import DistributedSamplerWrapper
 from PIL import Image
 
 from animegan.data.datamodule import AnimeGANDataModule
 from animegan.data.decode import DatasetNotFoundError
+from animegan.data.loaders import ResumableDataLoader
 from animegan.data.sampler import UnpairedSampler
 
 SIZE = 16
@@ -145,14 +146,15 @@ def test_batch_size_larger_than_epoch_is_reported(tmp_path: Path) -> None:
 
 
 def test_refuses_lightning_distributed_sampler(tmp_path: Path) -> None:
+    """With use_distributed_sampler=True on several devices Lightning rebuilds the training
+    loader around its DistributedSamplerWrapper: that second sharding is refused."""
     root = _plain_root(tmp_path / "data")
     dm = AnimeGANDataModule(root=root, image_size=SIZE, batch_size=2, cache_dir=tmp_path / "c")
-    connector = SimpleNamespace(use_distributed_sampler=True)
-    dm.trainer = SimpleNamespace(world_size=2, _accelerator_connector=connector)  # type: ignore[assignment]
+    loader = dm.train_dataloader()
+    assert isinstance(loader.sampler, UnpairedSampler)
+    wrapped = DistributedSamplerWrapper(loader.sampler, num_replicas=2, rank=0, shuffle=False)
     with pytest.raises(ValueError, match="use_distributed_sampler=False"):
-        dm.train_dataloader()
-    connector.use_distributed_sampler = False
-    assert isinstance(dm.train_dataloader().sampler, UnpairedSampler)
+        ResumableDataLoader(loader.dataset, sampler=wrapped, batch_size=2)
 
 
 def test_builtin_quickstart(tmp_path: Path) -> None:

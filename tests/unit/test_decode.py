@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from animegan.data import decode
+from animegan.data import decode, scan
 from animegan.data.decode import (
     DatasetNotFoundError,
     ImageDecodeError,
@@ -215,13 +215,13 @@ def test_scan_cache_reuses_verdicts_and_notices_changes(
     first = scan_image_folder(folder, cache_dir=cache)
 
     calls: list[Path] = []
-    real_check = decode._check_decodable
+    real_check = scan._check_decodable
 
     def counting_check(path: Path, max_pixels: int | None = None) -> tuple:
         calls.append(path)
         return real_check(path, max_pixels)
 
-    monkeypatch.setattr(decode, "_check_decodable", counting_check)
+    monkeypatch.setattr(scan, "_check_decodable", counting_check)
     second = scan_image_folder(folder, cache_dir=cache)
     assert second.paths == first.paths
     assert calls == []
@@ -271,3 +271,29 @@ def test_warn_skipped_logs_one_truncated_warning(caplog: pytest.LogCaptureFixtur
     assert "bad_00.jpg" in message and "bad_19.jpg" in message
     assert "bad_20.jpg" not in message
     assert "... and 5 more" in message
+
+
+def test_list_image_files_is_the_one_folder_lister(tmp_path: Path) -> None:
+    """Hidden entries ignored, sorted, odd entries reported (never opened), suffix filter."""
+    folder = tmp_path / "imgs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / ".thumbs").mkdir()
+    for name in ["b.png", "a.JPG", "notes.txt", "sub/c.png", "._a.jpg", ".thumbs/t.png"]:
+        (folder / name).write_bytes(b"x")
+    (folder / "album.jpg").mkdir()
+    os.symlink(folder / "gone.png", folder / "dangling.png")
+    os.mkfifo(folder / "pipe.jpg")
+
+    listing = decode.list_image_files(folder)
+    assert [p.name for p in listing.files] == ["a.JPG", "b.png", "notes.txt"]
+    reasons = {p.name: reason for p, reason in listing.skipped}
+    assert sorted(reasons) == ["album.jpg", "dangling.png", "pipe.jpg"]
+    assert reasons["album.jpg"] == "a folder named like an image, not an image file"
+    assert reasons["pipe.jpg"].startswith("not a regular file")
+
+    only_images = decode.list_image_files(folder, suffixes={".png", ".jpg"})
+    assert [p.name for p in only_images.files] == ["a.JPG", "b.png"]
+
+    deep = decode.list_image_files(folder, recursive=True, suffixes={".png"})
+    assert [p.relative_to(folder).as_posix() for p in deep.files] == ["b.png", "sub/c.png"]
+    assert [p.name for p, _ in deep.skipped] == ["dangling.png"]

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 from torch import nn
 
-from animegan.data import decode
+from animegan.data import decode, scan
 from animegan.data.decode import (
     DatasetNotFoundError,
     ImagePaths,
@@ -80,13 +80,13 @@ def test_scan_skips_large_images_and_the_cache_follows_the_limit(
     assert low.skipped == [(folder / "big.png", decode.too_large_reason(40, 30, 500))]
 
     calls: list[tuple[str, int | None]] = []
-    real_check = decode._check_decodable
+    real_check = scan._check_decodable
 
     def counting_check(path: Path, max_pixels: int | None = None) -> tuple:
         calls.append((path.name, max_pixels))
         return real_check(path, max_pixels)
 
-    monkeypatch.setattr(decode, "_check_decodable", counting_check)
+    monkeypatch.setattr(scan, "_check_decodable", counting_check)
     # A higher limit decodes the file that was never decoded; the other verdict is reused.
     high = scan_image_folder(folder, cache, max_pixels=5000)
     assert [p.name for p in high.paths] == ["big.png", "small.png"]

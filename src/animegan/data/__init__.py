@@ -18,12 +18,12 @@ _EXPORTS: dict[str, str] = {
     "DownloadError": "animegan.data.download",
     "ImageDecodeError": "animegan.data.decode",
     "PhotoDataset": "animegan.data.datasets",
-    "ScanResult": "animegan.data.decode",
+    "ScanResult": "animegan.data.scan",
     "SmoothCache": "animegan.data.smoothing",
     "UnpairedPhotoAnimeDataset": "animegan.data.datasets",
     "UnpairedSampler": "animegan.data.sampler",
     "build_quickstart_dataset": "animegan.data.builtin",
-    "default_cache_dir": "animegan.data.decode",
+    "default_cache_dir": "animegan.data.scan",
     "default_eval_transform": "animegan.data.datasets",
     "default_train_transform": "animegan.data.datasets",
     "download_official_dataset": "animegan.data.download",
@@ -31,9 +31,9 @@ _EXPORTS: dict[str, str] = {
     "read_image_rgb": "animegan.data.decode",
     "resize_shorter_side": "animegan.data.smoothing",
     "resolve_layout": "animegan.data.layout",
-    "scan_image_folder": "animegan.data.decode",
+    "scan_image_folder": "animegan.data.scan",
     "to_gray3": "animegan.data.smoothing",
-    "warn_skipped": "animegan.data.decode",
+    "warn_skipped": "animegan.data.scan",
 }
 
 __all__ = [
@@ -70,18 +70,11 @@ if TYPE_CHECKING:
         default_eval_transform,
         default_train_transform,
     )
-    from animegan.data.decode import (
-        DatasetNotFoundError,
-        ImageDecodeError,
-        ScanResult,
-        default_cache_dir,
-        read_image_rgb,
-        scan_image_folder,
-        warn_skipped,
-    )
+    from animegan.data.decode import DatasetNotFoundError, ImageDecodeError, read_image_rgb
     from animegan.data.download import DownloadError, download_official_dataset
     from animegan.data.layout import DatasetLayout, resolve_layout
     from animegan.data.sampler import UnpairedSampler
+    from animegan.data.scan import ScanResult, default_cache_dir, scan_image_folder, warn_skipped
     from animegan.data.smoothing import SmoothCache, edge_smooth, resize_shorter_side, to_gray3
 
 

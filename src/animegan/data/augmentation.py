@@ -26,6 +26,7 @@ import albumentations as A
 import cv2
 import numpy as np
 import torch
+from albumentations.augmentations.dropout.transforms import BaseDropout
 from albumentations.augmentations.pixel import functional as pixel_functional
 from albumentations.core.transforms_interface import BaseTransformInitSchema
 from pydantic import Field
@@ -39,6 +40,7 @@ __all__ = [
     "check_transform",
     "describe_transform",
     "mean_luma",
+    "moving_steps",
     "seed_transform",
 ]
 
@@ -118,6 +120,34 @@ def check_transform(transform: Any, where: str = "transform") -> None:
         )
     if isinstance(transform, A.Affine):
         _check_affine(transform, where)
+
+
+# Dual (spatial) transforms that leave every kept pixel where it was: dropouts only blank
+# regions, and a crop to the training size is the identity on a square face crop resized to it.
+_IN_PLACE_DUAL = (BaseDropout, A.NoOp, A.RandomCrop, A.CenterCrop, A.Crop)
+
+
+def moving_steps(transform: Any) -> list[str]:
+    """Class names of the transforms in a pipeline that move pixels (flip, affine, warp, ...).
+
+    Judged by type, never by name: albumentations' ``ImageOnlyTransform`` changes pixel values
+    only; a ``DualTransform`` changes geometry (it also maps masks and keypoints) unless it is a
+    dropout or a crop to the training size. Any other callable may declare ``moves_pixels``
+    (bool); one that does not is taken not to move pixels.
+
+    Args:
+        transform: albumentations transform or compose, any other callable, or ``None``.
+
+    Returns:
+        The moving transforms' class names in pipeline order; empty when nothing moves.
+    """
+    if isinstance(transform, A.BaseCompose):
+        return [name for child in transform.transforms for name in moving_steps(child)]
+    if isinstance(transform, (A.ImageOnlyTransform, *_IN_PLACE_DUAL)):
+        return []
+    if isinstance(transform, A.DualTransform):
+        return [type(transform).__name__]
+    return [type(transform).__name__] if getattr(transform, "moves_pixels", False) else []
 
 
 def build_pipeline(

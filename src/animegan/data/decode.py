@@ -1,25 +1,22 @@
-"""Decoding image files by content and scanning image folders.
+"""Decoding image files by content, and listing the image files of a folder.
 
-Every file in a dataset folder is judged by what it contains, never by its extension: the
-selfie2anime anime set, for example, holds PNG files named ``*.jpg``. Files that cannot be decoded
-(zero bytes, truncated, not an image), images above a pixel limit (read from the header, never
-decoded), dangling symbolic links, pipes and folders named like images are skipped and listed
-with a reason, not fatal and never silent.
+Every file is judged by what it contains, never by its extension: the selfie2anime anime set,
+for example, holds PNG files named ``*.jpg``. :func:`read_image_rgb` is the one decoder (EXIF
+orientation, alpha over white, 16-bit by value range, one error type naming the reason);
+:func:`list_image_files` is the one folder lister (hidden entries ignored, sorted, entries that
+are not regular files reported with a reason and never opened). Scanning a dataset folder
+(decoding every file, with a verdict cache) is :mod:`animegan.data.scan`.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
-import json
-import logging
 import os
 import stat
-import tempfile
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -27,17 +24,17 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DatasetNotFoundError",
+    "FolderListing",
     "ImageDecodeError",
-    "ImagePaths",
     "ImageTooLargeError",
-    "ScanResult",
-    "default_cache_dir",
+    "bomb_reason",
+    "decode_failure_reason",
     "entry_problem",
     "image_header_size",
+    "image_suffixes",
+    "list_image_files",
     "read_image_rgb",
-    "scan_image_folder",
     "too_large_reason",
-    "warn_skipped",
 ]
 
 # Default pixel limit of training, evaluation and stylize (50 MP, e.g. 8660 x 5773). PIL only
@@ -45,14 +42,6 @@ __all__ = [
 # (plus the resize), whatever its file size (a 1-bit PNG of that size is 80 KB).
 DEFAULT_MAX_PIXELS = 50_000_000
 
-# v2: entries are [size, mtime_ns, verdict, width, height]; the pixel limit is applied on lookup.
-_SCAN_CACHE_VERSION = 2
-# Verdict of a file whose header was read but whose pixels were not decoded (it was above the
-# pixel limit of that scan): a later scan with a higher limit decodes it.
-_NOT_DECODED = "\0not decoded"
-# Side length the JPEG decoder is asked to scale down to during a scan: libjpeg still reads
-# (and entropy-decodes) the whole stream, so truncation is caught, but skips most of the IDCT work.
-_SCAN_DRAFT_SIZE = (64, 64)
 _WHITE = 255
 
 
@@ -68,62 +57,17 @@ class DatasetNotFoundError(FileNotFoundError):
     """A dataset folder is missing, empty, or laid out in a way this package does not know."""
 
 
-class ImagePaths(list):  # list[Path]
-    """The usable images of a scan, as a plain list of paths, carrying what the scan left out.
+def decode_failure_reason(path: Path, exc: BaseException) -> str:
+    """Why ``path`` failed to decode with ``exc``, in words for a skip list or an error message.
 
-    Code that only needs the paths uses it as a list; code that reports on its inputs (the
-    evaluator's ``metrics.json``) reads :attr:`skipped` and :attr:`found`, so a file left out is
-    never dropped without a record even where only the list is passed on. Slicing or copying
-    gives a plain list.
+    Args:
+        path: the file that was being decoded.
+        exc: the exception PIL (or the OS) raised.
 
-    Attributes:
-        folder: the scanned folder (``None`` when not from one folder).
-        skipped: ``(path, reason)`` of every entry left out.
-        found: entries considered (usable + skipped); hidden files are not counted.
+    Returns:
+        e.g. ``"empty file (0 bytes)"``, ``"not a recognised image format"``, a reason from
+        :func:`entry_problem`, or the exception's own message.
     """
-
-    def __init__(
-        self,
-        paths: Sequence[Path] = (),
-        *,
-        folder: Path | None = None,
-        skipped: Sequence[tuple[Path, str]] = (),
-        found: int | None = None,
-    ) -> None:
-        super().__init__(paths)
-        self.folder = folder
-        self.skipped = list(skipped)
-        self.found = len(self) + len(self.skipped) if found is None else int(found)
-
-
-@dataclass(frozen=True)
-class ScanResult:
-    """Outcome of :func:`scan_image_folder`.
-
-    Attributes:
-        folder: the scanned folder.
-        paths: usable image files, sorted (an :class:`ImagePaths` carrying ``skipped``).
-        skipped: ``(path, reason)`` for every entry left out (undecodable, above the pixel
-            limit, dangling link, pipe, folder named like an image), sorted by path.
-    """
-
-    folder: Path
-    paths: list[Path] = field(default_factory=list)
-    skipped: list[tuple[Path, str]] = field(default_factory=list)
-
-    @property
-    def found(self) -> int:
-        """Entries considered: usable images plus skipped entries (hidden files not counted)."""
-        return len(self.paths) + len(self.skipped)
-
-
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/animegan`` (default ``~/.cache/animegan``): never inside a data folder."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "animegan"
-
-
-def _decode_failure_reason(path: Path, exc: BaseException) -> str:
     problem = entry_problem(path)
     if problem is not None:
         return problem
@@ -138,7 +82,8 @@ def _decode_failure_reason(path: Path, exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _image_suffixes() -> frozenset[str]:
+def image_suffixes() -> frozenset[str]:
+    """File suffixes PIL can decode, lower case with the dot (``".jpg"``, ``".png"``, ...)."""
     return frozenset(Image.registered_extensions())
 
 
@@ -194,10 +139,10 @@ def image_header_size(path: str | os.PathLike[str]) -> tuple[int, int]:
         with Image.open(path) as img:
             return img.size
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"cannot decode image {path}: {_bomb_reason()}") from exc
+        raise ImageTooLargeError(f"cannot decode image {path}: {bomb_reason()}") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageDecodeError(
-            f"cannot decode image {path}: {_decode_failure_reason(path, exc)}"
+            f"cannot decode image {path}: {decode_failure_reason(path, exc)}"
         ) from exc
 
 
@@ -209,7 +154,8 @@ def too_large_reason(width: int, height: int, max_pixels: int) -> str:
     )
 
 
-def _bomb_reason() -> str:
+def bomb_reason() -> str:
+    """The skip reason of an image above PIL's decompression-bomb limit (2x MAX_IMAGE_PIXELS)."""
     limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
     return (
         f"header claims more than {limit / 1e6:g} MP, above the pixel limit "
@@ -360,236 +306,87 @@ def read_image_rgb(
     except ImageDecodeError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"cannot decode image {path}: {_bomb_reason()}") from exc
+        raise ImageTooLargeError(f"cannot decode image {path}: {bomb_reason()}") from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        reason = _decode_failure_reason(path, exc)
+        reason = decode_failure_reason(path, exc)
         raise ImageDecodeError(f"cannot decode image {path}: {reason}") from exc
     return np.ascontiguousarray(rgb)
 
 
-def _check_decodable(
-    path: Path, max_pixels: int | None = None
-) -> tuple[str | None, int | None, int | None]:
-    """Judge one file: ``(verdict, width, height)``.
+@dataclass(frozen=True)
+class FolderListing:
+    """Outcome of :func:`list_image_files`.
 
-    ``verdict`` is ``None`` when the file decodes, :data:`_NOT_DECODED` when its header gives
-    more than ``max_pixels`` pixels (the pixels are then never decoded), else the reason it does
-    not decode. ``width``/``height`` come from the header (``None`` when it is unreadable).
+    Attributes:
+        files: regular files (or links to one) to decode, sorted.
+        skipped: ``(path, reason)`` of entries that are not regular files (dangling link, link
+            loop, pipe, socket, device, a folder named like an image), sorted; never opened.
     """
-    width = height = None
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-            if max_pixels is not None and width * height > max_pixels:
-                return _NOT_DECODED, width, height
-            img.draft("RGB", _SCAN_DRAFT_SIZE)
-            img.load()
-    except Image.DecompressionBombError:
-        return _bomb_reason(), None, None
-    except (OSError, SyntaxError, ValueError) as exc:
-        return _decode_failure_reason(path, exc), width, height
-    return None, width, height
+
+    files: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
 
 
-def _list_entries(folder: Path, recursive: bool) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Regular files to judge, and entries that are skipped without being opened.
-
-    Hidden entries are ignored. Sub-folders are descended when ``recursive``; otherwise a
-    sub-folder named like an image (``album.jpg/``) is listed as skipped, any other is ignored
-    (e.g. ``smooth/`` beside ``style/``). Dangling links, link loops, pipes, sockets and devices
-    are listed as skipped.
-    """
-    candidates = folder.rglob("*") if recursive else folder.iterdir()
-    suffixes = _image_suffixes()
-    files: list[Path] = []
-    odd: list[tuple[Path, str]] = []
-    for p in candidates:
-        rel_parts = p.relative_to(folder).parts
-        if any(part.startswith(".") for part in rel_parts):
-            continue
-        problem = entry_problem(p)
-        if problem is None:
-            files.append(p)
-        elif problem.startswith("a folder"):
-            if not recursive and p.suffix.lower() in suffixes:
-                odd.append((p, "a folder named like an image, not an image file"))
-        else:
-            odd.append((p, problem))
-    return sorted(files), sorted(odd)
+_FOLDER_LIKE_IMAGE = "a folder named like an image, not an image file"
 
 
-def _describe_unusable(skipped: Sequence[tuple[Path, str]], max_names: int = 3) -> str:
-    named = "; ".join(f"{path.name}: {reason}" for path, reason in skipped[:max_names])
-    more = f"; ... and {len(skipped) - max_names} more" if len(skipped) > max_names else ""
-    return f"{named}{more}"
-
-
-def _cache_file(cache_dir: Path, folder: Path) -> Path:
-    digest = hashlib.sha1(str(folder.resolve()).encode("utf-8")).hexdigest()[:16]
-    return cache_dir / "scan" / f"{digest}.json"
-
-
-def _load_cache(cache_file: Path) -> dict[str, list]:
-    try:
-        data = json.loads(cache_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("version") != _SCAN_CACHE_VERSION:
-        return {}
-    entries = data.get("entries", {})
-    return entries if isinstance(entries, dict) else {}
-
-
-def _write_json_atomic(target: Path, payload: dict) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Write-then-rename so a concurrent reader (another rank, a dataloader worker) never sees a
-    # half-written file.
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def scan_image_folder(
+def list_image_files(
     folder: str | os.PathLike[str],
-    cache_dir: str | os.PathLike[str] | None = None,
     *,
-    role: str = "images",
     recursive: bool = False,
-    num_threads: int | None = None,
-    max_pixels: int | None = DEFAULT_MAX_PIXELS,
-) -> ScanResult:
-    """List the decodable images in a folder, judging every file by its content.
+    suffixes: Collection[str] | None = None,
+) -> FolderListing:
+    """List the files of a folder to decode, without opening any entry.
 
-    Each regular, non-hidden file is opened and decoded (JPEGs at reduced DCT scale, which still
-    reads the whole stream, so truncated files are caught); an image whose header gives more
-    than ``max_pixels`` pixels is skipped without decoding its pixels. Dangling symbolic links,
-    link loops, pipes and (non-recursive) folders named like images are skipped without being
-    opened. Every skipped entry is listed with its reason. The verdict per file is cached under
-    ``cache_dir`` keyed by (absolute path, size, mtime_ns), so a 6,000-image folder is decoded
-    once. Nothing is ever written into ``folder``.
+    Hidden entries (any name on the way below ``folder`` starting with ``.``, e.g. macOS
+    ``._photo.jpg`` or ``.thumbnails/``) are ignored. With ``suffixes``, only entries whose
+    lower-cased suffix is in it are considered; without, every entry is (its content decides).
+    Sub-folders are descended when ``recursive``; otherwise a sub-folder named like an image
+    (``album.jpg/``) is skipped with a reason and any other is ignored (e.g. ``smooth/`` beside
+    ``style/``). Dangling links, link loops, pipes, sockets and devices are skipped with a reason
+    (opening a pipe would block forever).
 
     Args:
-        folder: folder holding the images (flat, like the official dataset folders).
-        cache_dir: where to keep the verdict cache; ``None`` disables caching.
-        role: what the folder should hold, used in error messages (e.g. ``"training photos"``).
-        recursive: also scan sub-folders.
-        num_threads: decoding threads (PIL releases the GIL while decoding); default
-            ``min(8, os.cpu_count())``.
-        max_pixels: skip images whose stored width x height exceeds this (pixels), read from
-            the header; ``None``: no limit beyond PIL's own.
+        folder: an existing folder.
+        recursive: also list sub-folders (paths keep their sub-folder).
+        suffixes: lower-case suffixes with the dot to consider (e.g. :func:`image_suffixes`);
+            ``None``: every non-hidden entry.
 
     Returns:
-        :class:`ScanResult` with the sorted valid paths and the skipped entries with reasons.
-
-    Raises:
-        DatasetNotFoundError: the folder does not exist, is not a folder, or holds no decodable
-            image (the message says what it does hold).
+        :class:`FolderListing` with the sorted files and the sorted skipped entries.
     """
-    if max_pixels is not None and max_pixels < 1:
-        raise ValueError(f"max_pixels must be >= 1 or None, got {max_pixels}")
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        what = "is not a folder" if folder.exists() else "does not exist"
-        raise DatasetNotFoundError(
-            f"{role} folder {folder} {what}. Put the {role} there as image files "
-            "(JPEG, PNG, WebP, BMP, ...), or point the data config at the right folder."
-        )
-    files, odd = _list_entries(folder, recursive)
-
-    cache_file = _cache_file(Path(cache_dir).expanduser(), folder) if cache_dir else None
-    cached = _load_cache(cache_file) if cache_file else {}
-    entries: dict[str, list] = {}
-    verdicts: dict[Path, str | None] = {}
-    to_check: list[tuple[Path, str, int, int]] = []
-    for path in files:
-        try:
-            key = str(path.resolve())
-            info = path.stat()
-        except OSError as error:  # removed or replaced while the folder was listed
-            verdicts[path] = f"cannot read ({error.strerror or error})"
+    folder = Path(folder)
+    wanted = None if suffixes is None else frozenset(s.lower() for s in suffixes)
+    folder_like = image_suffixes() if wanted is None else wanted
+    candidates = folder.rglob("*") if recursive else folder.iterdir()
+    files: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for path in candidates:
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
             continue
-        hit = cached.get(key)
-        fresh = hit is not None and len(hit) == 5 and hit[:2] == [info.st_size, info.st_mtime_ns]
-        if fresh and _too_large(hit[3], hit[4], max_pixels):
-            verdicts[path] = too_large_reason(hit[3], hit[4], max_pixels)
-            entries[key] = hit
-        elif fresh and hit[2] != _NOT_DECODED:
-            verdicts[path] = hit[2]
-            entries[key] = hit
+        suffix = path.suffix.lower()
+        if wanted is not None and suffix not in wanted:
+            continue
+        problem = entry_problem(path)
+        if problem is None:
+            files.append(path)
+        elif problem.startswith("a folder"):
+            if not recursive and suffix in folder_like:
+                skipped.append((path, _FOLDER_LIKE_IMAGE))
         else:
-            to_check.append((path, key, info.st_size, info.st_mtime_ns))
-
-    if to_check:
-        workers = num_threads or min(8, os.cpu_count() or 1)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            checks = list(
-                pool.map(lambda p: _check_decodable(p, max_pixels), [c[0] for c in to_check])
-            )
-        for (path, key, size, mtime_ns), (verdict, width, height) in zip(
-            to_check, checks, strict=True
-        ):
-            entries[key] = [size, mtime_ns, verdict, width, height]
-            if verdict == _NOT_DECODED:
-                assert width is not None and height is not None and max_pixels is not None
-                verdict = too_large_reason(width, height, max_pixels)
-            verdicts[path] = verdict
-        if cache_file is not None:
-            _write_json_atomic(cache_file, {"version": _SCAN_CACHE_VERSION, "entries": entries})
-
-    usable = [p for p in files if verdicts[p] is None]
-    skipped = sorted([(p, str(verdicts[p])) for p in files if verdicts[p] is not None] + odd)
-    if not usable:
-        detail = (
-            f"; all {len(skipped)} entries there were left out: {_describe_unusable(skipped)}"
-            if skipped
-            else " (the folder is empty)"
-            if not any(folder.iterdir())
-            else " (it holds no image files, only hidden files or sub-folders)"
-        )
-        raise DatasetNotFoundError(
-            f"no usable {role} in {folder}{detail}. Put the {role} there as image files."
-        )
-    paths = ImagePaths(usable, folder=folder, skipped=skipped)
-    return ScanResult(folder=folder, paths=paths, skipped=skipped)
+            skipped.append((path, problem))
+    return FolderListing(files=sorted(files), skipped=sorted(skipped))
 
 
-def _too_large(width: int | None, height: int | None, max_pixels: int | None) -> bool:
-    return (
-        max_pixels is not None
-        and width is not None
-        and height is not None
-        and width * height > max_pixels
-    )
+# Names that live in animegan.data.scan, still importable from here (PEP 562 module getattr).
+_SCAN_NAMES = frozenset(
+    {"ImagePaths", "ScanResult", "default_cache_dir", "scan_image_folder", "warn_skipped"}
+)
 
 
-def warn_skipped(
-    skipped: Sequence[tuple[Path, str]],
-    logger: logging.Logger,
-    max_names: int = 20,
-    *,
-    left_out_of: str = "the dataset",
-) -> None:
-    """Log one warning listing the files that were skipped, if any.
+def __getattr__(name: str) -> Any:
+    if name in _SCAN_NAMES:
+        from animegan.data import scan
 
-    Args:
-        skipped: ``(path, reason)`` pairs, e.g. concatenated :attr:`ScanResult.skipped` lists.
-        logger: where to log.
-        max_names: how many files to name before summarising the rest as ``... and N more``.
-        left_out_of: what they were left out of, for the message (e.g. ``"the evaluation"``).
-    """
-    if not skipped:
-        return
-    lines = [f"  {path}: {reason}" for path, reason in list(skipped)[:max_names]]
-    if len(skipped) > max_names:
-        lines.append(f"  ... and {len(skipped) - max_names} more")
-    logger.warning(
-        "Skipped %d file(s) (left out of %s, not modified):\n%s",
-        len(skipped),
-        left_out_of,
-        "\n".join(lines),
-    )
+        return getattr(scan, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,5 @@
-"""Faces: detection, 5-point alignment, portrait crops, face2paint and the identity metric."""
+"""Faces: detection, 5-point alignment, portrait crops, face2paint, the identity metric, and
+preparing an aligned face dataset with its landmarks.json (:mod:`animegan.faces.prepare`)."""
 
 from __future__ import annotations
 

@@ -1,57 +1,22 @@
 """Aligned-face training data: the unpaired photo/anime data plus each photo's 5 landmarks.
 
 Landmarks come from the ``landmarks.json`` that ``python -m animegan.cli.align_faces`` writes beside
-its crops, so detection runs once per image (at alignment), never per training step.
+its crops (format and reader: :mod:`animegan.faces.prepare`), so detection runs once per image (at
+alignment), never per training step.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from animegan.data.augmentation import moving_steps
 from animegan.data.datamodule import AnimeGANDataModule
-from animegan.data.decode import DatasetNotFoundError
-
-# Geometric transforms would move faces away from the cached landmarks: refused on the photo side.
-_GEOMETRIC = (
-    "Flip",
-    "Affine",
-    "Rotate",
-    "Perspective",
-    "ShiftScaleRotate",
-    "ResizedCrop",
-    "Elastic",
-)
-
-
-def load_crop_landmarks(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], int]:
-    """Read ``landmarks.json`` of an aligned face folder.
-
-    Args:
-        path: the JSON written by :func:`animegan.cli.align_faces.align_folder`.
-
-    Returns:
-        ``(landmarks by crop file name [5, 2] float32 in crop pixels, crop size in pixels)``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetNotFoundError(
-            f"{path} does not exist: build the face dataset with "
-            "`python -m animegan.cli.align_faces <photos> <faces> --size 256`, which writes it"
-        )
-    cache = json.loads(path.read_text())
-    table = {
-        crop["file"]: np.asarray(crop["landmarks"], dtype=np.float32)
-        for entry in cache.get("images", {}).values()
-        for crop in entry.get("crops", [])
-    }
-    return table, int(cache.get("settings", {}).get("size", 0))
+from animegan.faces.prepare import LANDMARKS_FILE, load_crop_landmarks
 
 
 class LandmarkedPhotoAnimeDataset(Dataset):
@@ -101,8 +66,8 @@ class FaceAnimeDataModule(AnimeGANDataModule):
     def __init__(self, *, landmarks_file: str | os.PathLike[str] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.landmarks_file = landmarks_file
-        names = repr(self.photo_transform)
-        moving = [name for name in _GEOMETRIC if name in names]
+        # Geometric transforms would move faces away from the cached landmarks.
+        moving = moving_steps(self.photo_transform)
         if moving:
             raise ValueError(
                 f"the photo augmentation moves pixels ({', '.join(moving)}), which would misplace "
@@ -114,7 +79,7 @@ class FaceAnimeDataModule(AnimeGANDataModule):
         if isinstance(self.train_dataset, LandmarkedPhotoAnimeDataset):
             return
         assert self.layout is not None and self.train_dataset is not None
-        path = self.landmarks_file or self.layout.photo_dir / "landmarks.json"
+        path = self.landmarks_file or self.layout.photo_dir / LANDMARKS_FILE
         table, crop_size = load_crop_landmarks(path)
         if crop_size <= 0:
             raise ValueError(f"{path} records no crop size; re-run animegan.cli.align_faces")

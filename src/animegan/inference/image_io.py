@@ -18,7 +18,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from animegan.data.decode import ImageDecodeError, entry_problem, read_image_rgb
+from animegan.data.decode import (
+    ImageDecodeError,
+    entry_problem,
+    image_suffixes,
+    list_image_files,
+    read_image_rgb,
+)
 
 __all__ = [
     "DecodedImage",
@@ -195,29 +201,10 @@ class InputItem:
     relative: Path
 
 
-def _image_suffixes() -> frozenset[str]:
+def _input_suffixes() -> frozenset[str]:
     from animegan.inference.video import VIDEO_SUFFIXES  # folders also yield their videos
 
-    return frozenset(Image.registered_extensions()) | VIDEO_SUFFIXES
-
-
-def _folder_files(folder: Path, recursive: bool) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Image files of a folder (by suffix), and entries named like images that are not files."""
-    suffixes = _image_suffixes()
-    candidates = folder.rglob("*") if recursive else folder.iterdir()
-    files = []
-    odd = []
-    for p in candidates:
-        if any(part.startswith(".") for part in p.relative_to(folder).parts):
-            continue
-        if p.suffix.lower() not in suffixes:
-            continue
-        problem = entry_problem(p)
-        if problem is None:
-            files.append(p)
-        elif not (recursive and p.is_dir()):  # a recursive run descends into album.jpg/
-            odd.append((str(p), problem))
-    return sorted(files), sorted(odd)
+    return image_suffixes() | VIDEO_SUFFIXES
 
 
 def collect_inputs(
@@ -265,8 +252,9 @@ def collect_inputs(
         if problem is None:
             add(path, Path(path.name))
         elif path.is_dir():
-            files, odd = _folder_files(path, recursive)
-            problems.extend(odd)
+            listing = list_image_files(path, recursive=recursive, suffixes=_input_suffixes())
+            files, odd = listing.files, listing.skipped
+            problems.extend((str(entry), reason) for entry, reason in odd)
             if not files:
                 found = f" (only {len(odd)} unusable entries named like images)" if odd else ""
                 problems.append((text, f"folder holds no image files{found}"))
@@ -275,7 +263,7 @@ def collect_inputs(
         elif glob.has_magic(text) and not path.is_symlink():
             matches = sorted(Path(m) for m in glob.glob(os.path.expanduser(text), recursive=True))
             files = [m for m in matches if entry_problem(m) is None]
-            suffixes = _image_suffixes()
+            suffixes = _input_suffixes()
             problems.extend(
                 (str(m), str(entry_problem(m)))
                 for m in matches
