@@ -271,6 +271,8 @@ class LowLightCLAHE(A.ImageOnlyTransform):
     """
 
     class InitSchema(BaseTransformInitSchema):
+        """Argument validation of albumentations' transform schema."""
+
         clip_limit: float = Field(gt=0)
         tile_grid_size: tuple[int, int]
         luma_threshold: float = Field(ge=0, le=1)
@@ -292,15 +294,18 @@ class LowLightCLAHE(A.ImageOnlyTransform):
     def get_params_dependent_on_data(
         self, params: dict[str, Any], data: dict[str, Any]
     ) -> dict[str, Any]:
+        """Decide per image: equalise when its mean luma is below ``luma_threshold``."""
         luma = mean_luma(data["image"])
         return {"mean_luma": luma, "equalize": luma < self.luma_threshold}
 
     def apply(self, img: np.ndarray, equalize: bool = False, **params: Any) -> np.ndarray:
+        """CLAHE on ``img`` (uint8 RGB) when ``equalize``; otherwise ``img`` unchanged."""
         if not equalize:
             return img
         return pixel_functional.clahe(img, self.clip_limit, self.tile_grid_size)
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
+        """Arguments albumentations records for ``repr`` and serialisation."""
         return ("clip_limit", "tile_grid_size", "luma_threshold")
 
 

@@ -255,8 +255,10 @@ class AnimeGANDataModule(L.LightningDataModule):
         }
 
     def train_dataloader(self) -> DataLoader:
-        """Unpaired batches: dicts of ``photo``, ``anime``, ``anime_gray``, ``anime_smooth_gray``,
-        each float32 ``[B, 3, S, S]`` in ``[-1, 1]``; incomplete last batches are dropped.
+        """Unpaired training batches; incomplete last batches are dropped.
+
+        Each batch is a dict of ``photo``, ``anime``, ``anime_gray`` and ``anime_smooth_gray``,
+        each float32 ``[B, 3, S, S]`` in ``[-1, 1]``.
 
         Every random choice is a function of ``(seed, epoch, position)`` (see
         :class:`UnpairedSampler`), and the loader resumes mid-epoch (:class:`ResumableDataLoader`).
@@ -326,8 +328,11 @@ class AnimeGANDataModule(L.LightningDataModule):
         return torch.stack([self.val_dataset[i]["photo"] for i in range(count)])
 
     def describe(self) -> dict[str, Any]:
-        """Summary for logging: layout kind, folders (as strings), image counts, skipped count, and
-        the training augmentation in force with every argument (defaults included)."""
+        """Summary for logging.
+
+        Layout kind, folders (as strings), image counts, skipped count, and the training
+        augmentation in force with every argument (defaults included).
+        """
         self._require_setup()
         assert self.layout is not None and self.train_dataset is not None
 

@@ -45,6 +45,7 @@ class SeededCollate:
             self._takes_seed = "seed" in parameters
 
     def __call__(self, samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """Collate ``samples`` and run the batch transform seeded by their per-sample seeds."""
         seeds = [sample[SAMPLE_SEED_KEY] for sample in samples if SAMPLE_SEED_KEY in sample]
         batch = default_collate(
             [{k: v for k, v in sample.items() if k != SAMPLE_SEED_KEY} for sample in samples]
@@ -106,8 +107,11 @@ class ResumableDataLoader(DataLoader):
             yield batch
 
     def state_dict(self) -> dict[str, int]:
-        """``epoch`` being iterated, ``batches`` of it handed out so far and the matching number
-        of ``samples`` (what a resume skips)."""
+        """Where the loader is, for a checkpoint.
+
+        ``epoch`` being iterated, ``batches`` of it handed out so far and the matching number of
+        ``samples`` (what a resume skips).
+        """
         assert self.batch_size is not None
         return {
             "epoch": self._epoch,

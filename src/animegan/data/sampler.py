@@ -159,8 +159,10 @@ class UnpairedSampler(Sampler[UnpairedIndex]):
 
     @property
     def pending_skip(self) -> int:
-        """Samples the next iteration skips (0 unless :meth:`resume_from` set a skip for the
-        selected epoch)."""
+        """Samples the next iteration skips.
+
+        0 unless :meth:`resume_from` set a skip for the selected epoch.
+        """
         if self._resume is not None and self._resume[0] == self.epoch:
             return min(self._resume[1], len(self))
         return 0
@@ -180,8 +182,10 @@ class UnpairedSampler(Sampler[UnpairedIndex]):
         return self._per_rank(self._world()[0])
 
     def epoch_samples(self, epoch: int) -> torch.Tensor:
-        """The whole epoch before sharding: ``int64 [epoch_length, 4]`` rows of
-        ``(photo, anime, smooth, seed)``; a pure function of ``(seed, epoch)``."""
+        """The whole epoch before sharding, a pure function of ``(seed, epoch)``.
+
+        Returns ``int64 [epoch_length, 4]`` rows of ``(photo, anime, smooth, seed)``.
+        """
         generator = torch.Generator()
         generator.manual_seed(self.seed * _SEED_STRIDE + epoch)
         if self.shuffle:

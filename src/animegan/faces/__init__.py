@@ -1,5 +1,7 @@
-"""Faces: detection, 5-point alignment, portrait crops, face2paint, the identity metric, and
-preparing an aligned face dataset with its landmarks.json (:mod:`animegan.faces.prepare`)."""
+"""Faces: detection, 5-point alignment, portrait crops, face2paint and the identity metric.
+
+Preparing an aligned face dataset with its landmarks.json is :mod:`animegan.faces.prepare`.
+"""
 
 from __future__ import annotations
 

@@ -75,6 +75,7 @@ class FaceAnimeDataModule(AnimeGANDataModule):
             )
 
     def setup(self, stage: str | None = None) -> None:
+        """Set up as the parent does, then attach each training photo's landmarks."""
         super().setup(stage)
         if isinstance(self.train_dataset, LandmarkedPhotoAnimeDataset):
             return

@@ -61,7 +61,9 @@ class DetectedFace:
 class FaceDetector(Protocol):
     """Anything that maps an HWC uint8 RGB image to a list of :class:`DetectedFace`."""
 
-    def __call__(self, image: np.ndarray) -> list[DetectedFace]: ...
+    def __call__(self, image: np.ndarray) -> list[DetectedFace]:
+        """Faces found in ``image`` (HWC uint8 RGB), in no particular order."""
+        ...
 
 
 def largest_face(faces: list[DetectedFace]) -> DetectedFace | None:
