@@ -30,7 +30,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from animegan.models.weights import WeightsNotFoundError, load_state_dict_file
+from animegan.models.weights import (
+    hub_checkpoint_path,
+    load_state_dict_file,
+    resolve_weights_file,
+    url_file_name,
+)
 from animegan.utils.images import to_uint8_image
 
 __all__ = [
@@ -49,7 +54,7 @@ __all__ = [
     "inception_cache_path",
     "kernel_inception_distance",
     "lpips_backbone_cache_path",
-    "resolve_weights_file",
+    "lpips_backbone_url",
 ]
 
 # torch-fidelity's conversion of the TF FID Inception (the weights every published FID uses).
@@ -64,8 +69,8 @@ _LPIPS_BACKBONES: dict[str, tuple[str, str]] = {
     "squeeze": ("squeezenet1_1", "SqueezeNet1_1_Weights"),
 }
 _OFFLINE_HINT = (
-    "Without these weights, train or evaluate with metrics=tiny (random feature extractors, values "
-    "comparable only among themselves) or metrics=none."
+    "Without these weights, RandomConvFeatures and LPIPSNetwork(backbone='random') need no file "
+    "(values comparable only among themselves)."
 )
 
 # Maps face crops [B, 3, S, S] in [-1, 1] to embeddings [B, D] (e.g. ArcFace, D = 512).
@@ -75,21 +80,17 @@ FaceCrop = Callable[[Tensor, Tensor], tuple[Tensor, Tensor, Tensor]]
 
 
 # ----------------------------------------------------------------------------------- weights
-def _hub_checkpoint_dir() -> Path:
-    # Read at call time so TORCH_HOME set by a test or a user shell is honoured.
-    return Path(torch.hub.get_dir()) / "checkpoints"
-
-
 def inception_cache_path() -> Path:
     """Where torch-fidelity/torchmetrics keep the FID Inception weights (``$TORCH_HOME`` honoured).
 
     Returns:
         ``<torch hub dir>/checkpoints/weights-inception-2015-12-05-6726825d.pth`` (~91 MB).
     """
-    return _hub_checkpoint_dir() / INCEPTION_URL.rsplit("/", 1)[-1]
+    return hub_checkpoint_path(url_file_name(INCEPTION_URL))
 
 
-def _lpips_backbone_url(net: str) -> str:
+def lpips_backbone_url(net: str) -> str:
+    """torchvision's ImageNet weight URL of an LPIPS backbone ``net`` (alex, vgg or squeeze)."""
     import torchvision
 
     if net not in _LPIPS_BACKBONES:
@@ -106,60 +107,7 @@ def lpips_backbone_cache_path(net: str = "alex") -> Path:
     Returns:
         ``<torch hub dir>/checkpoints/<file name of the torchvision URL>``.
     """
-    return _hub_checkpoint_dir() / _lpips_backbone_url(net).rsplit("/", 1)[-1]
-
-
-def resolve_weights_file(
-    *,
-    configured: str | os.PathLike[str] | None,
-    cache_path: Path,
-    url: str,
-    allow_download: bool,
-    what: str,
-    config_key: str,
-) -> Path:
-    """Find a weight file: the configured path, else the torch hub cache, else download.
-
-    Args:
-        configured: path named in the config; when set it must exist (no fallback).
-        cache_path: the file's location in the torch hub cache.
-        url: where the file is published.
-        allow_download: try ``url`` when neither file exists (needs internet).
-        what: words naming the weights for messages (``"FID Inception weights"``).
-        config_key: the config key that names a local file, for the message.
-
-    Returns:
-        Path of an existing file.
-
-    Raises:
-        WeightsNotFoundError: the file is missing and could not (or may not) be downloaded; the
-            message names the file, the URL and where to put it.
-    """
-    if configured is not None:
-        path = Path(configured).expanduser()
-        if not path.is_file():
-            raise WeightsNotFoundError(
-                f"{what} not found: {path} does not exist ({config_key}). Download {url} and put "
-                f"it there, or set {config_key}=null to use the torch cache ({cache_path}). "
-                f"{_OFFLINE_HINT}"
-            )
-        return path
-    if cache_path.is_file():
-        return cache_path
-    if allow_download:
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            torch.hub.download_url_to_file(url, str(cache_path), progress=False)
-            return cache_path
-        except Exception as error:  # urllib/ssl/http errors all mean "not reachable"
-            reason = f"the download failed ({type(error).__name__}: {error})"
-    else:
-        reason = "downloads are off (allow_download=false)"
-    raise WeightsNotFoundError(
-        f"{what} not found: {cache_path} does not exist and {reason}. Download {url} on a machine "
-        f"with internet and put the file at {cache_path} (or anywhere, and set {config_key}=<path>). "
-        f"{_OFFLINE_HINT}"
-    )
+    return hub_checkpoint_path(url_file_name(lpips_backbone_url(net)))
 
 
 def _file_id(path: Path) -> str:
@@ -236,12 +184,13 @@ class InceptionFeatures(nn.Module):
         weights_file = None
         if not random_weights:
             weights_file = resolve_weights_file(
-                configured=weights_path,
-                cache_path=inception_cache_path(),
-                url=INCEPTION_URL,
-                allow_download=allow_download,
+                weights_path,
                 what="FID Inception weights",
-                config_key="metrics.fid_features.weights_path",
+                owner="InceptionFeatures",
+                url=INCEPTION_URL,
+                cache_path=inception_cache_path(),
+                allow_download=allow_download,
+                hint=_OFFLINE_HINT,
             )
         # Construction initialises weights from the global RNG; fork it so building a metric never
         # changes the training run's random stream.
@@ -372,16 +321,17 @@ class LPIPSNetwork(nn.Module):
 
         if backbone not in ("imagenet", "random"):
             raise ValueError(f"backbone must be 'imagenet' or 'random', got {backbone!r}")
-        url = _lpips_backbone_url(net)
+        url = lpips_backbone_url(net)
         weights_file = None
         if backbone == "imagenet":
             weights_file = resolve_weights_file(
-                configured=weights_path,
-                cache_path=lpips_backbone_cache_path(net),
-                url=url,
-                allow_download=allow_download,
+                weights_path,
                 what=f"LPIPS {net} backbone weights",
-                config_key="metrics.lpips.weights_path",
+                owner="LPIPSNetwork",
+                url=url,
+                cache_path=lpips_backbone_cache_path(net),
+                allow_download=allow_download,
+                hint=_OFFLINE_HINT,
             )
         with torch.random.fork_rng(devices=[]):  # random init must not move the global RNG
             torch.manual_seed(seed)
