@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from animegan.evaluation.metrics import (
-    INCEPTION_URL,
+from animegan.evaluation import (
     InceptionFeatures,
     LPIPSNetwork,
     RandomConvFeatures,
@@ -21,6 +20,7 @@ from animegan.evaluation.metrics import (
     kernel_inception_distance,
     lpips_backbone_cache_path,
 )
+from animegan.evaluation.inception import INCEPTION_URL
 from animegan.models import WeightsNotFoundError
 
 

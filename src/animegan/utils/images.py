@@ -16,6 +16,15 @@ def to_uint8_image(image: Tensor) -> Tensor:
     return ((image.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
+def from_uint8_image(image: Tensor) -> Tensor:
+    """Map uint8 values 0..255 (any shape) to float32 ``x / 127.5 - 1`` in [-1, 1] (0 → -1, 255 → 1).
+
+    The inverse of :func:`to_uint8_image` on its outputs: ``to_uint8_image(from_uint8_image(u))
+    == u`` for every uint8 ``u``.
+    """
+    return image.float() / 127.5 - 1.0
+
+
 def save_comparison_grid(columns: Sequence[Tensor], path: str | Path, padding: int = 2) -> Path:
     """Save images side by side: row i shows ``columns[0][i] | columns[1][i] | ...``.
 
