@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -18,9 +19,17 @@ from torch import Tensor, nn
 
 from animegan.evaluation.distributed import RowState
 from animegan.evaluation.metric import Metric, MetricValues
-from animegan.faces.identity_metric import summarize_cosines
+from animegan.losses.identity import embedding_cosine
 
-__all__ = ["FaceCrop", "IdentityMetric", "IdentityModel", "center_face_crop", "identity_similarity"]
+__all__ = [
+    "FaceCrop",
+    "IdentityMetric",
+    "IdentityModel",
+    "IdentityStats",
+    "center_face_crop",
+    "identity_similarity",
+    "summarize_cosines",
+]
 
 # Maps face crops [B, 3, S, S] in [-1, 1] to embeddings [B, D] (e.g. ArcFace, D = 512).
 IdentityModel = Callable[[Tensor], Tensor]
@@ -72,11 +81,60 @@ def identity_similarity(
     """
     crop = face_crop if face_crop is not None else center_face_crop
     photo_crops, fake_crops, has_face = crop(photo, fake_anime)
-    embeddings = identity_model(torch.cat([photo_crops, fake_crops])).float()
-    photo_embedding, fake_embedding = embeddings.chunk(2)
-    similarity = F.cosine_similarity(photo_embedding, fake_embedding, dim=1)
+    similarity = embedding_cosine(identity_model, photo_crops, fake_crops)
     return torch.where(
         has_face.to(similarity.device), similarity, torch.full_like(similarity, float("nan"))
+    )
+
+
+@dataclass(frozen=True)
+class IdentityStats:
+    """Summary of photo-vs-stylized ArcFace cosine similarities over the faces of a set.
+
+    Attributes:
+        mean: mean cosine similarity in [-1, 1] (higher keeps identity better); NaN if no face.
+        std: standard deviation of the cosines (0 for a single face).
+        quantiles: cosine at the 5th, 25th, 50th, 75th and 95th percentiles.
+        share_below: fraction of faces in [0, 1] whose cosine is under ``threshold``.
+        threshold: the threshold used for ``share_below``.
+        count: number of faces that entered the statistics.
+        cosines: float32 [count] per-face cosines (for histograms).
+    """
+
+    mean: float
+    std: float
+    quantiles: dict[str, float]
+    share_below: float
+    threshold: float
+    count: int
+    cosines: Tensor
+
+
+def summarize_cosines(cosines: Tensor, *, threshold: float = 0.5) -> IdentityStats:
+    """Summarise per-face cosines (e.g. accumulated over evaluation batches).
+
+    Args:
+        cosines: [N] cosine similarities.
+        threshold: cosine under which a face counts as "identity lost" (``share_below``).
+
+    Returns:
+        :class:`IdentityStats`; NaN mean/quantiles and zero share when ``N == 0``.
+    """
+    cosines = cosines.detach().float().reshape(-1).cpu()
+    count = int(cosines.numel())
+    levels = {"p05": 0.05, "p25": 0.25, "median": 0.5, "p75": 0.75, "p95": 0.95}
+    if count == 0:
+        nan = float("nan")
+        return IdentityStats(nan, nan, dict.fromkeys(levels, nan), 0.0, threshold, 0, cosines)
+    values = torch.quantile(cosines, torch.tensor(list(levels.values())))
+    return IdentityStats(
+        mean=float(cosines.mean()),
+        std=float(cosines.std(unbiased=False)),
+        quantiles={name: float(v) for name, v in zip(levels, values, strict=True)},
+        share_below=float((cosines < threshold).float().mean()),
+        threshold=threshold,
+        count=count,
+        cosines=cosines,
     )
 
 
