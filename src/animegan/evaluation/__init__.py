@@ -5,7 +5,8 @@ metric (``fid.py``, ``lpips.py``, ``identity.py``) with its maths and its metric
 ``inception.py`` the FID feature extractors; ``cache.py`` the reference-feature cache;
 ``distributed.py`` gathering across ranks; ``inputs.py`` the photo/reference lists;
 ``evaluator.py`` the procedure (stylize, update, gather, compute); ``report.py``,
-``compare.py``, ``wandb_logging.py`` the outputs.
+``compare.py``, ``tables.py``, ``metrics_csv.py``, ``wandb_logging.py`` the outputs and the
+training-log reader.
 
 Names are imported lazily on first use, so importing the package does not load torchmetrics,
 matplotlib or wandb.
