@@ -32,8 +32,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from animegan.evaluation import Evaluator, InceptionFeatures, LPIPSNetwork
-from animegan.evaluation.metrics import inception_cache_path, lpips_backbone_cache_path
+from animegan.evaluation import (
+    Evaluator,
+    InceptionFeatures,
+    LPIPSNetwork,
+    inception_cache_path,
+    lpips_backbone_cache_path,
+)
 from animegan.models import Generator
 
 

@@ -68,7 +68,7 @@ class Fidelity:
     """PSNR (uint8 outputs, pooled MSE) and random-backbone LPIPS against reference outputs."""
 
     def __init__(self, photos: list[Path], size: int, reference: torch.nn.Module) -> None:
-        from animegan.evaluation.metrics import LPIPSNetwork
+        from animegan.evaluation import LPIPSNetwork
         from animegan.export.quantize import load_square_photo
         from animegan.inference.pipeline import photo_to_input
 

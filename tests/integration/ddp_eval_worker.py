@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
+from animegan.evaluation import LPIPSNetwork, RandomConvFeatures
 from animegan.evaluation.evaluator import Evaluator
-from animegan.evaluation.metrics import LPIPSNetwork, RandomConvFeatures
 from animegan.models import load_generator
 
 

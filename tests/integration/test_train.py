@@ -164,7 +164,7 @@ def test_missing_vgg_weights_stop_before_the_first_step(
     def offline(*args, **kwargs):
         raise OSError("network is unreachable (test)")
 
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     overrides = [o for o in tiny_overrides if not o.startswith("model.vgg.weights")]
     cfg = compose_train([*overrides, "model.vgg.weights=imagenet"], tmp_path / "run")
     with pytest.raises(WeightsNotFoundError) as error:

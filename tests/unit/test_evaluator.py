@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
+from animegan.evaluation import LPIPSNetwork, RandomConvFeatures
 from animegan.evaluation.evaluator import Evaluator, evenly_spaced
-from animegan.evaluation.metrics import LPIPSNetwork, RandomConvFeatures
 
 
 def write_images(folder: Path, count: int, size: int = 40, seed: int = 0) -> list[Path]:

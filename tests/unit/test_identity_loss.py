@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from animegan.faces.alignment import ARCFACE_TEMPLATE_112
+from animegan.faces.alignment import ARCFACE_TEMPLATE_112, arcface_crops
 from animegan.losses import identity_loss
 from animegan.models import iresnet18
 
@@ -72,16 +72,30 @@ def test_faceless_images_contribute_nothing(arcface: nn.Module) -> None:
     assert fake.grad is not None and fake.grad.abs().sum() == 0
 
 
-def test_identity_metric_statistics(arcface: nn.Module) -> None:
-    from animegan.faces import identity_similarity
-    from animegan.faces.identity_metric import summarize_cosines
+def test_the_loss_and_the_metric_share_one_cosine(arcface: nn.Module) -> None:
+    from animegan.evaluation.identity import identity_similarity
 
-    photo = torch.rand(2, 3, 128, 128) * 2 - 1
-    stats = identity_similarity(
-        arcface, photo, photo.clone(), _landmarks(2), torch.tensor([True, False])
-    )
-    assert stats.count == 1 and abs(stats.mean - 1.0) < 1e-5 and stats.share_below == 0.0
+    torch.manual_seed(3)
+    photo = torch.rand(3, 3, 128, 128) * 2 - 1
+    fake_anime = (photo + 0.3 * torch.randn_like(photo)).clamp(-1, 1)
+    landmarks = _landmarks(3)
+    has_face = torch.tensor([True, True, False])
+
+    def landmark_crop(photo: torch.Tensor, fake: torch.Tensor):
+        crops = arcface_crops(torch.cat([photo, fake]), torch.cat([landmarks, landmarks]))
+        return *crops.chunk(2), has_face
+
+    cosines = identity_similarity(arcface, photo, fake_anime, landmark_crop)
+    assert torch.isnan(cosines[2]) and 0 < cosines[0] < 1 and 0 < cosines[1] < 1
+    loss = identity_loss(arcface, photo, fake_anime, landmarks, has_face)
+    torch.testing.assert_close(loss, 1 - cosines[:2].mean())
+
+
+def test_identity_statistics_summarise_the_cosines() -> None:
+    from animegan.evaluation.identity import summarize_cosines
+
     summary = summarize_cosines(torch.tensor([0.2, 0.4, 0.6, 0.8]), threshold=0.5)
     assert summary.mean == pytest.approx(0.5) and summary.share_below == 0.5
-    assert summary.quantiles["median"] == pytest.approx(0.5)
-    assert summary.as_dict()["identity/share_below_0.5"] == 0.5
+    assert summary.quantiles["median"] == pytest.approx(0.5) and summary.count == 4
+    empty = summarize_cosines(torch.zeros(0))
+    assert empty.count == 0 and empty.share_below == 0.0 and torch.isnan(torch.tensor(empty.mean))

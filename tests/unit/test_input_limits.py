@@ -27,8 +27,8 @@ from animegan.data.decode import (
     read_image_rgb,
     scan_image_folder,
 )
+from animegan.evaluation import LPIPSNetwork
 from animegan.evaluation.evaluator import Evaluator
-from animegan.evaluation.metrics import LPIPSNetwork
 from animegan.evaluation.report import write_report
 from animegan.inference.image_io import collect_inputs, probe_writable
 

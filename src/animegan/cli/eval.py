@@ -27,7 +27,7 @@ import torch
 from omegaconf import DictConfig, ListConfig
 
 from animegan.cli.common import instantiate as _instantiate
-from animegan.cli.common import run_reporting_user_errors
+from animegan.cli.common import names_config_keys, run_reporting_user_errors
 from animegan.cli.validate import check_eval_config
 from animegan.data import AnimeGANDataModule
 from animegan.data.decode import DatasetNotFoundError, scan_image_folder
@@ -200,6 +200,7 @@ def _load_generators(paths: list[Path], device: torch.device) -> list[torch.nn.M
     return generators
 
 
+@names_config_keys
 def evaluate(cfg: DictConfig) -> dict[str, Path]:
     """Run the evaluation described by ``cfg``; returns the files written (name → path)."""
     check_eval_config(cfg)

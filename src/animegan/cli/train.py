@@ -19,7 +19,12 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from animegan.cli.common import USER_ERRORS, instantiate, run_reporting_user_errors
+from animegan.cli.common import (
+    USER_ERRORS,
+    instantiate,
+    names_config_keys,
+    run_reporting_user_errors,
+)
 from animegan.cli.validate import check_train_config
 from animegan.cli.wandb_run import apply_sweep_settings, finish_wandb
 from animegan.models.weights import load_weights_file
@@ -86,6 +91,7 @@ def check_resume_checkpoint(path: str | Path) -> None:
         )
 
 
+@names_config_keys
 def train(cfg: DictConfig) -> Path | None:
     """Run one training job described by ``cfg``; returns the last checkpoint path (or None)."""
     check_train_config(cfg)  # before anything is built, scanned or loaded

@@ -27,6 +27,7 @@ from animegan.data.augmentation import check_transform, seed_transform
 from animegan.data.decode import read_image_rgb
 from animegan.data.sampler import UnpairedIndex
 from animegan.data.smoothing import resize_shorter_side, to_gray3
+from animegan.utils.images import from_uint8_image
 
 __all__ = [
     "ANIME_TARGETS",
@@ -106,9 +107,9 @@ def with_anime_targets(transform: Transform) -> Transform:
     return transform
 
 
-# uint8 value -> float32 in [-1, 1]; built with the same float32 ops (x / 127.5 - 1) as a plain
-# tensor conversion, so a table look-up gives bit-identical values in one pass.
-_TO_SIGNED_UNIT = torch.arange(256, dtype=torch.float32).div_(127.5).sub_(1.0).numpy()
+# uint8 value -> float32 in [-1, 1] (from_uint8_image of every value), so a table look-up gives
+# bit-identical values in one pass.
+_TO_SIGNED_UNIT = from_uint8_image(np.arange(256, dtype=np.uint8))
 
 
 def image_to_tensor(image: np.ndarray) -> torch.Tensor:

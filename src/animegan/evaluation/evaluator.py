@@ -5,6 +5,11 @@ against a list of reference anime images. The training callback and ``cli/eval.p
 :meth:`Evaluator.evaluate` with the same inputs, so a value logged during training equals the one
 ``make eval`` reports for the same checkpoint (DESIGN.md §4).
 
+Each metric is an object with ``reset``/``update``/``sync``/``compute``
+(:mod:`animegan.evaluation.metric`; one module per metric: :mod:`~animegan.evaluation.fid`,
+:mod:`~animegan.evaluation.lpips`, :mod:`~animegan.evaluation.identity`). ``evaluate`` stylizes
+each batch, updates every metric, gathers them across ranks and computes.
+
 Protocol (fixed here, set in ``conf/metrics/*.yaml``):
 
 * Inputs: photos and reference anime are decoded, resized so the shorter side is ``image_size``
@@ -15,13 +20,9 @@ Protocol (fixed here, set in ``conf/metrics/*.yaml``):
   they are logged in one warning and recorded with their reasons in the result (``skipped``) and
   its counts (``info``: ``photos_found``, ``photos_scored``, ``photos_skipped``, ...).
 * Stylized images are quantised to 8 bit (what a saved image holds) before any metric.
-* FID / KID: stylized photos vs reference anime, features of the configured extractor; reference
-  features are cached on disk (:class:`~animegan.evaluation.metrics.ReferenceFeatureCache`).
-* ``lpips_content``: mean LPIPS between each photo and its stylized image (lower = content kept).
-* ``lpips_diversity``: mean pairwise LPIPS among the first ``diversity_images`` stylized images
-  (higher = outputs differ more from each other).
-* ``identity``: mean cosine similarity of face embeddings of photo and stylized image, when an
-  ``identity_model`` is configured (NaN-free mean over images with a face).
+* FID / KID (stylized photos vs reference anime; reference features cached on disk by
+  :class:`~animegan.evaluation.cache.ReferenceFeatureCache`), ``lpips_content`` /
+  ``lpips_diversity`` and ``identity``: defined in their modules.
 
 Distributed: under ``torch.distributed`` each rank stylizes and embeds its shard of the photos
 (``rank::world_size``), per-image results are all-gathered and re-ordered by photo index, and
@@ -32,7 +33,6 @@ single-process one up to float summation order.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -46,18 +46,19 @@ from torch.utils.data import DataLoader
 
 from animegan.data.datasets import PhotoDataset
 from animegan.data.decode import warn_skipped
-from animegan.evaluation.metrics import (
-    FaceCrop,
-    IdentityModel,
-    LPIPSNetwork,
-    ReferenceFeatureCache,
-    diversity_lpips,
-    frechet_distance,
-    identity_similarity,
-    kernel_inception_distance,
+from animegan.evaluation.cache import ReferenceFeatureCache
+from animegan.evaluation.distributed import RowState, all_ranks_agree, distributed_rank
+from animegan.evaluation.fid import FIDMetric
+from animegan.evaluation.identity import FaceCrop, IdentityMetric, IdentityModel
+from animegan.evaluation.inputs import (
+    evenly_spaced,
+    input_counts,
+    inputs_from_datamodule,
+    skipped_of,
 )
-from animegan.faces.identity_metric import summarize_cosines
-from animegan.utils.images import to_uint8_image
+from animegan.evaluation.lpips import LPIPSMetric, LPIPSNetwork
+from animegan.evaluation.metric import Metric
+from animegan.utils.images import from_uint8_image, to_uint8_image
 
 __all__ = [
     "EvaluationResult",
@@ -71,95 +72,6 @@ log = logging.getLogger(__name__)
 
 # Lower is better for these; the others (diversity, identity) are better when higher.
 LOWER_IS_BETTER: frozenset[str] = frozenset({"fid", "kid_mean", "kid_std", "lpips_content"})
-
-
-def evenly_spaced(paths: Sequence[Path], count: int | None) -> list[Path]:
-    """``count`` items spread evenly over ``paths`` (all of them when ``count`` is None or larger).
-
-    Args:
-        paths: sorted file list.
-        count: how many to keep (>= 1) or ``None``.
-
-    Returns:
-        ``[paths[i * len(paths) // count] for i in range(count)]``, in order.
-    """
-    paths = list(paths)
-    if count is None or count >= len(paths):
-        return paths
-    if count < 1:
-        raise ValueError(f"count must be >= 1, got {count}")
-    return [paths[i * len(paths) // count] for i in range(count)]
-
-
-def inputs_from_datamodule(
-    datamodule: Any, reference_dir: str | os.PathLike[str] | None = None
-) -> tuple[list[Path], list[Path]]:
-    """The photos and reference anime images a training run evaluates on.
-
-    Args:
-        datamodule: an :class:`~animegan.data.AnimeGANDataModule` (set up on demand).
-        reference_dir: folder of held-out anime images; ``None`` uses the training anime images.
-
-    Returns:
-        ``(photo_paths, reference_paths)``: the fixed validation subset and the anime references.
-    """
-    from animegan.data.decode import DEFAULT_MAX_PIXELS, ImagePaths, scan_image_folder
-
-    if getattr(datamodule, "layout", None) is None:
-        datamodule.setup("fit")
-    photos = list(getattr(datamodule, "val_photos", []))
-    if not photos:
-        raise ValueError("the datamodule has no validation photos to evaluate")
-    scans = getattr(datamodule, "scans", {})
-    # The scan the validation photos were drawn from: what it left out is reported with them.
-    source = scans.get("val") or scans.get("photo")
-    if source is not None:
-        photos = ImagePaths(
-            photos, folder=source.folder, skipped=source.skipped, found=source.found
-        )
-    if reference_dir is not None:
-        references = scan_image_folder(
-            reference_dir,
-            getattr(datamodule, "cache_dir", None),
-            role="reference anime images",
-            max_pixels=getattr(datamodule, "max_pixels", DEFAULT_MAX_PIXELS),
-        ).paths
-    else:
-        references = datamodule.scans["anime"].paths
-    return photos, references
-
-
-def _skipped_of(paths: Sequence[Any], given: Sequence[tuple[Any, str]] | None) -> list:
-    if given is not None:
-        return [(Path(path), str(reason)) for path, reason in given]
-    return [(Path(path), str(reason)) for path, reason in getattr(paths, "skipped", ())]
-
-
-def input_counts(
-    role: str, given: Sequence[Any], used: Sequence[Any], skipped: Sequence[Any]
-) -> dict[str, int]:
-    """How many inputs of one kind were found, used, skipped and left out by the cap.
-
-    Args:
-        role: key prefix, ``"photos"`` or ``"references"``.
-        given: the usable paths passed in (an :class:`~animegan.data.decode.ImagePaths` also
-            knows how many entries its folder held).
-        used: the paths actually evaluated (after ``num_photos``/``num_reference``).
-        skipped: ``(path, reason)`` of the entries left out as unusable.
-
-    Returns:
-        ``{role}_found`` (entries considered), ``{role}_scored`` (or ``_used`` for references),
-        ``{role}_skipped`` and ``{role}_not_sampled`` (usable, left out by the cap or by the
-        fixed validation subset).
-    """
-    found = int(getattr(given, "found", len(given) + len(skipped)))
-    used_key = "scored" if role == "photos" else "used"
-    return {
-        f"{role}_found": found,
-        f"{role}_{used_key}": len(used),
-        f"{role}_skipped": len(skipped),
-        f"{role}_not_sampled": max(found - len(skipped) - len(used), 0),
-    }
 
 
 @dataclass
@@ -188,47 +100,15 @@ class EvaluationResult:
     skipped: list[dict[str, str]] = field(default_factory=list)
 
 
-def _distributed() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
-
-
-def _all_gather_rows(rows: Tensor) -> Tensor:
-    """Concatenate every rank's ``rows`` [n_r, ...] along dim 0 (n_r may differ, even be 0)."""
-    _, world = _distributed()
-    if world == 1:
-        return rows
-    count = torch.tensor([rows.shape[0]], device=rows.device)
-    counts = [torch.zeros_like(count) for _ in range(world)]
-    torch.distributed.all_gather(counts, count)
-    sizes = [int(c) for c in counts]
-    padded = rows.new_zeros((max(max(sizes), 1), *rows.shape[1:]))
-    padded[: rows.shape[0]] = rows
-    gathered = [torch.empty_like(padded) for _ in range(world)]
-    torch.distributed.all_gather(gathered, padded)
-    return torch.cat([part[:size] for part, size in zip(gathered, sizes, strict=True)])
-
-
-def _all_ranks_agree(flag: bool, device: torch.device) -> bool:
-    _, world = _distributed()
-    if world == 1:
-        return flag
-    value = torch.tensor([int(flag)], device=device)
-    torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MIN)
-    return bool(value.item())
-
-
-def _to_float(images_uint8: Tensor) -> Tensor:
-    return images_uint8.float() / 127.5 - 1.0
-
-
 class Evaluator:
     """Stylize photos and compute FID, KID, content/diversity LPIPS and identity similarity.
 
-    Holds the metric networks (never part of a LightningModule, so never in checkpoints or
-    optimizers). A metric is computed when its network is configured: ``fid_features`` for FID and
-    KID, ``lpips`` for both LPIPS values, ``identity_model`` for identity.
+    Holds the metric objects and their networks (never part of a LightningModule, so never in
+    checkpoints or optimizers). A built-in metric is computed when its network is configured:
+    ``fid_features`` for FID and KID (:class:`~animegan.evaluation.fid.FIDMetric`), ``lpips``
+    for both LPIPS values (:class:`~animegan.evaluation.lpips.LPIPSMetric`), ``identity_model``
+    for identity (:class:`~animegan.evaluation.identity.IdentityMetric`); ``extra_metrics`` adds
+    any other :class:`~animegan.evaluation.metric.Metric`.
 
     Args:
         image_size: side S (pixels) photos and references are resized and center-cropped to.
@@ -251,6 +131,8 @@ class Evaluator:
         num_grid_images: photos kept (with their stylization) for grids and image tables.
         seed: KID subset sampling seed.
         num_workers: dataloader workers for decoding (0 = in the calling process).
+        extra_metrics: further metric objects, updated and computed after the built-in ones
+            (their names must not repeat the built-in ones).
     """
 
     def __init__(
@@ -273,6 +155,7 @@ class Evaluator:
         num_grid_images: int = 8,
         seed: int = 0,
         num_workers: int = 0,
+        extra_metrics: Sequence[Metric] = (),
     ) -> None:
         if image_size < 8 or batch_size < 1:
             raise ValueError(
@@ -287,18 +170,40 @@ class Evaluator:
         self.num_photos = num_photos
         self.num_reference = num_reference
         self.fid_features = fid_features
-        self.kid = kid
         self.kid_subsets = int(kid_subsets)
-        self.kid_subset_size = int(kid_subset_size)
         self.lpips = lpips
         self.diversity_images = int(diversity_images)
         self.identity_model = identity_model
-        self.face_crop = face_crop
-        self.identity_threshold = float(identity_threshold)
         self.cache = ReferenceFeatureCache(cache_dir)
         self.num_grid_images = int(num_grid_images)
         self.seed = int(seed)
         self.num_workers = int(num_workers)
+        self.fid = (
+            None
+            if fid_features is None
+            else FIDMetric(
+                fid_features,
+                kid=kid,
+                kid_subsets=kid_subsets,
+                kid_subset_size=kid_subset_size,
+                seed=seed,
+            )
+        )
+        built_in: list[Metric | None] = [
+            self.fid,
+            None
+            if lpips is None
+            else LPIPSMetric(
+                lpips,
+                image_size=image_size,
+                diversity_images=diversity_images,
+                batch_size=batch_size,
+            ),
+            None
+            if identity_model is None
+            else IdentityMetric(identity_model, face_crop=face_crop, threshold=identity_threshold),
+        ]
+        self.metrics: list[Metric] = [m for m in built_in if m is not None] + list(extra_metrics)
         self._warned: set[tuple[str, tuple[tuple[Path, str], ...]]] = set()
 
     # ---------------------------------------------------------------------------- helpers
@@ -315,9 +220,8 @@ class Evaluator:
 
     def to(self, device: torch.device | str) -> Evaluator:
         """Move the metric networks to ``device``; returns ``self``."""
-        for network in (self.fid_features, self.lpips, self.identity_model):
-            if isinstance(network, nn.Module):
-                network.to(device)
+        for metric in self.metrics:
+            metric.to(device)
         return self
 
     def _batches(
@@ -337,18 +241,6 @@ class Evaluator:
         for batch in loader:
             yield lookup[batch["index"]].to(device), batch["photo"].to(device)
 
-    @staticmethod
-    def _gather_sorted(parts: list[Tensor], index_parts: list[Tensor], empty: Tensor) -> Tensor:
-        """All ranks' rows of ``parts``, ordered by their global index (returned on CPU).
-
-        ``empty`` ([0, ...] with the row shape and dtype) stands in for a rank with no rows, so
-        every rank enters the collectives with tensors of the same trailing shape.
-        """
-        values = torch.cat(parts) if parts else empty
-        index = torch.cat(index_parts) if index_parts else empty.new_zeros(0, dtype=torch.long)
-        index, values = _all_gather_rows(index), _all_gather_rows(values)
-        return values[torch.argsort(index)].cpu()
-
     @torch.no_grad()
     def reference_features(
         self, reference_paths: Sequence[Path], device: torch.device | str = "cpu"
@@ -367,24 +259,21 @@ class Evaluator:
         if self.fid_features is None:
             raise ValueError("no fid_features configured")
         device = torch.device(device)
-        rank, world = _distributed()
+        rank, world = distributed_rank()
         key = self.cache.key(reference_paths, self.image_size, self.fid_features.extractor_id)
         cached = self.cache.load(key)
         usable = cached is not None and cached.shape[0] == len(reference_paths)
         # Decide together: a rank that misses while another hits would leave the collectives
         # below unmatched.
-        if _all_ranks_agree(usable, device):
+        if all_ranks_agree(usable, device):
             assert cached is not None
             return cached, True
         self.fid_features.to(device)
-        index_parts: list[Tensor] = []
-        feature_parts: list[Tensor] = []
+        rows = RowState((int(self.fid_features.num_features),))
         shard = list(range(rank, len(reference_paths), world))
         for index, images in self._batches(reference_paths, shard, device):
-            index_parts.append(index)
-            feature_parts.append(self.fid_features(images).float())
-        empty = torch.zeros(0, int(self.fid_features.num_features), device=device)
-        features = self._gather_sorted(feature_parts, index_parts, empty)
+            rows.append(index, self.fid_features(images).float())
+        features = rows.gather(device)
         if rank == 0:
             path = self.cache.save(key, features, self.fid_features.extractor_id)
             if path is not None:
@@ -423,8 +312,8 @@ class Evaluator:
             is in its ``skipped`` list and counts, and logged once in a warning (rank 0).
         """
         started = time.perf_counter()
-        photo_skips = _skipped_of(photo_paths, skipped_photos)
-        reference_skips = _skipped_of(reference_paths, skipped_references)
+        photo_skips = skipped_of(photo_paths, skipped_photos)
+        reference_skips = skipped_of(reference_paths, skipped_references)
         if device is None:
             parameter = next(generator.parameters(), None)
             device = parameter.device if parameter is not None else torch.device("cpu")
@@ -439,109 +328,61 @@ class Evaluator:
                 "reference folder (anime_dir / reference_dir) or use metrics without fid_features"
             )
         self.to(device)
-        rank, world = _distributed()
-        keep = max(self.num_grid_images, self.diversity_images if self.lpips is not None else 0)
-
+        rank, world = distributed_rank()
         size = self.image_size
-        empty = {
-            "features": torch.zeros(0, int(getattr(self.fid_features, "num_features", 0))),
-            "lpips": torch.zeros(0),
-            "identity": torch.zeros(0),
-            "photo": torch.zeros(0, 3, size, size, dtype=torch.uint8),
-            "fake": torch.zeros(0, 3, size, size, dtype=torch.uint8),
-        }
-        parts: dict[str, list[Tensor]] = {name: [] for name in [*empty, "index", "kept_index"]}
+        grid_photos = RowState((3, size, size), dtype=torch.uint8)
+        grid_fakes = RowState((3, size, size), dtype=torch.uint8)
+        for metric in self.metrics:
+            metric.reset()
         was_training = generator.training
         generator.eval()
         try:
             shard = list(range(rank, len(photos_all), world))
             for index, photo in self._batches(photos_all, shard, device):
                 fake_uint8 = to_uint8_image(generator(photo))
-                fake = _to_float(fake_uint8)
-                parts["index"].append(index)
-                if self.fid_features is not None:
-                    parts["features"].append(self.fid_features(fake).float())
-                if self.lpips is not None:
-                    parts["lpips"].append(self.lpips(photo, fake).float())
-                if self.identity_model is not None:
-                    parts["identity"].append(
-                        identity_similarity(self.identity_model, photo, fake, self.face_crop)
-                    )
-                kept = index < keep
-                parts["kept_index"].append(index[kept])
-                parts["photo"].append(to_uint8_image(photo[kept]))
-                parts["fake"].append(fake_uint8[kept])
+                fake = from_uint8_image(fake_uint8)  # what a saved 8-bit image holds
+                for metric in self.metrics:
+                    metric.update(photo, fake, index)
+                kept = index < self.num_grid_images
+                grid_photos.append(index[kept], to_uint8_image(photo[kept]))
+                grid_fakes.append(index[kept], fake_uint8[kept])
         finally:
             generator.train(was_training)
 
-        def gathered(name: str) -> Tensor:
-            order = parts["kept_index"] if name in ("photo", "fake") else parts["index"]
-            return self._gather_sorted(parts[name], order, empty[name].to(device))
-
-        metrics: dict[str, float] = {}
         info: dict[str, Any] = {**self.describe(), "num_photos": len(photos_all)}
         info |= input_counts("photos", photo_paths, photos_all, photo_skips)
         skipped = [{"role": "photo", "path": str(p), "reason": r} for p, r in photo_skips]
-        if self.fid_features is not None:
+        if self.fid is not None:
             info |= input_counts("references", reference_paths, references, reference_skips)
             skipped += [
                 {"role": "reference", "path": str(p), "reason": r} for p, r in reference_skips
             ]
         if rank == 0:
             self._warn_skipped(photo_skips, "the evaluated photos")
-            if self.fid_features is not None:
+            if self.fid is not None:
                 self._warn_skipped(reference_skips, "the FID/KID reference images")
-        if self.fid_features is not None:
-            fake_features = gathered("features")
-            real_features, cache_hit = self.reference_features(references, device)
-            info |= {"num_reference": len(references), "reference_cache_hit": cache_hit}
-            metrics["fid"] = frechet_distance(real_features, fake_features)
-            if self.kid:
-                kid_mean, kid_std, subset_size = kernel_inception_distance(
-                    real_features,
-                    fake_features,
-                    subsets=self.kid_subsets,
-                    subset_size=self.kid_subset_size,
-                    seed=self.seed,
-                )
-                metrics |= {"kid_mean": kid_mean, "kid_std": kid_std}
-                info["kid_subset_size"] = subset_size
-        kept_photos = gathered("photo")
-        kept_fakes = gathered("fake")
+        for metric in self.metrics:
+            metric.sync(device)
+        if self.fid is not None:
+            self.fid.set_reference(*self.reference_features(references, device))
+        metrics: dict[str, float] = {}
         per_image: list[dict[str, Any]] = [
             {"index": i, "photo": str(path)} for i, path in enumerate(photos_all)
         ]
-        if self.lpips is not None:
-            content = gathered("lpips")
-            metrics["lpips_content"] = float(content.double().mean())
-            for row, value in zip(per_image, content.tolist(), strict=True):
-                row["lpips_content"] = value
-            diverse = kept_fakes[: self.diversity_images]
-            if diverse.shape[0] >= 2:
-                metrics["lpips_diversity"] = diversity_lpips(
-                    self.lpips, _to_float(diverse.to(device)), self.batch_size
-                )
-                info["diversity_images"] = int(diverse.shape[0])
-        if self.identity_model is not None:
-            identity = gathered("identity")
-            valid = identity[~torch.isnan(identity)]
-            metrics["identity"] = float(valid.double().mean()) if valid.numel() else math.nan
-            # Distribution: the mean hides the few faces that deform; report the tail too.
-            stats = summarize_cosines(valid, threshold=self.identity_threshold)
-            metrics["identity_p05"] = stats.quantiles["p05"]
-            metrics["identity_median"] = stats.quantiles["median"]
-            metrics["identity_share_below"] = stats.share_below
-            info["identity_faces"] = int(valid.numel())
-            info["identity_threshold"] = self.identity_threshold
-            for row, value in zip(per_image, identity.tolist(), strict=True):
-                row["identity"] = value
+        for metric in self.metrics:
+            values = metric.compute()
+            metrics |= values.metrics
+            info |= values.info
+            for name, column in values.per_image.items():
+                for row, value in zip(per_image, column, strict=True):
+                    row[name] = value
         info["seconds"] = round(time.perf_counter() - started, 3)
         info["world_size"] = world
         return EvaluationResult(
             metrics=metrics,
             per_image=per_image,
-            photos=kept_photos[: self.num_grid_images],
-            fakes=kept_fakes[: self.num_grid_images],
+            photos=grid_photos.gather(device)[: self.num_grid_images],
+            fakes=grid_fakes.gather(device)[: self.num_grid_images],
             info=info,
             skipped=skipped,
         )

@@ -1,6 +1,8 @@
-"""Faces: detection, 5-point alignment, portrait crops, face2paint and the identity metric.
+"""Faces: detection, 5-point alignment, portrait crops and face2paint.
 
-Preparing an aligned face dataset with its landmarks.json is :mod:`animegan.faces.prepare`.
+Preparing an aligned face dataset with its landmarks.json is :mod:`animegan.faces.prepare`. The
+identity loss is in :mod:`animegan.losses.identity`, the identity metric in
+:mod:`animegan.evaluation.identity`; both crop faces with :func:`arcface_crops`.
 """
 
 from __future__ import annotations
@@ -24,20 +26,17 @@ from animegan.faces.detection import (
     make_detector,
 )
 from animegan.faces.face2paint import face2paint
-from animegan.faces.identity_metric import IdentityStats, identity_similarity
 
 __all__ = [
     "ARCFACE_TEMPLATE_112",
     "DetectedFace",
     "DlibDetector",
     "FaceDetector",
-    "IdentityStats",
     "InsightFaceDetector",
     "arcface_crops",
     "arcface_template",
     "estimate_similarity",
     "face2paint",
-    "identity_similarity",
     "largest_face",
     "make_detector",
     "norm_crop",

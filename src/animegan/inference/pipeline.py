@@ -32,6 +32,7 @@ from animegan.inference.backends import OnnxBackend, StylizeBackend, TorchBacken
 from animegan.inference.image_io import InputItem, read_photo, write_image
 from animegan.inference.postprocess import PostProcess, apply_postprocess, blend_strength
 from animegan.inference.tiling import MIN_SIDE, TILE_ALIGN, tiled_apply
+from animegan.utils.images import from_uint8_image, to_uint8_image
 
 __all__ = [
     "BatchReport",
@@ -50,12 +51,12 @@ DEFAULT_OVERLAP = 64
 
 def photo_to_input(photo: np.ndarray) -> np.ndarray:
     """``[H, W, 3]`` uint8 RGB -> ``[1, 3, H, W]`` float32 in [-1, 1] (0 -> -1, 255 -> 1)."""
-    return (photo.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0).copy()
+    return np.ascontiguousarray(from_uint8_image(photo).transpose(2, 0, 1)[None])
 
 
 def output_to_uint8(fake_anime: np.ndarray) -> np.ndarray:
     """``[..., 3]`` float in [-1, 1] -> uint8 ``round((x + 1) * 127.5)``, clipped to 0..255."""
-    return np.clip(np.rint((fake_anime + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return to_uint8_image(fake_anime)
 
 
 def _stats_copy(photo: np.ndarray, max_pixels: int, min_side: int = MIN_SIDE) -> np.ndarray:

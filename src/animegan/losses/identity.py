@@ -8,7 +8,7 @@ averaged over the images that have a face.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +16,35 @@ from torch import Tensor, nn
 
 from animegan.faces.alignment import ARCFACE_TEMPLATE_112, arcface_crops
 
-__all__ = ["arcface_crops", "identity_cosine", "identity_loss", "identity_loss_from_batch"]
+__all__ = [
+    "arcface_crops",
+    "embedding_cosine",
+    "identity_cosine",
+    "identity_loss",
+    "identity_loss_from_batch",
+]
+
+
+def embedding_cosine(
+    identity_model: Callable[[Tensor], Tensor], photo_crops: Tensor, fake_crops: Tensor
+) -> Tensor:
+    """Cosine similarity of the face embeddings of photo crops and stylized crops, per image.
+
+    The one implementation behind the identity loss and the identity metric. The photo side is
+    embedded without gradient (it is the target); the stylized side keeps its graph.
+
+    Args:
+        identity_model: frozen face-embedding network ([B, 3, S, S] in [-1, 1] → [B, D]).
+        photo_crops: [B, 3, S, S] face crops of the photos, in [-1, 1].
+        fake_crops: [B, 3, S, S] the same crops of the stylized images.
+
+    Returns:
+        [B] float32 cosine similarities in [-1, 1] (1 = same identity direction).
+    """
+    with torch.no_grad():
+        photo_embedding = identity_model(photo_crops).float()
+    fake_embedding = identity_model(fake_crops).float()
+    return F.cosine_similarity(photo_embedding, fake_embedding, dim=1, eps=1e-8)
 
 
 def identity_cosine(
@@ -33,10 +61,9 @@ def identity_cosine(
     Returns:
         [B] cosine similarities in [-1, 1]; the photo side carries no gradient.
     """
-    with torch.no_grad():
-        photo_embedding = arcface(arcface_crops(photo, landmarks))
-    fake_embedding = arcface(arcface_crops(fake_anime, landmarks))
-    return F.cosine_similarity(fake_embedding, photo_embedding.detach(), dim=1, eps=1e-8)
+    return embedding_cosine(
+        arcface, arcface_crops(photo, landmarks), arcface_crops(fake_anime, landmarks)
+    )
 
 
 def identity_loss(
@@ -98,6 +125,4 @@ def identity_loss_from_batch(
             "use a face dataset with landmarks (python -m animegan.cli.align_faces) and "
             "data.landmarks=true"
         )
-    return identity_loss(
-        arcface, batch["photo"], fake_anime, batch["landmarks"], batch["has_face"]
-    )
+    return identity_loss(arcface, batch["photo"], fake_anime, batch["landmarks"], batch["has_face"])

@@ -25,6 +25,7 @@ from animegan.models.arcface_onnx import load_arcface_onnx_weights
 from animegan.models.weights import (
     describe_keys,
     load_state_dict_file,
+    resolve_weights_file,
     strip_wrapper_prefixes,
 )
 
@@ -164,17 +165,20 @@ def _build(
     model = IResNet(IRESNET_LAYERS[name], frozen=frozen)
     if weights_path is not None and onnx_path is not None:
         raise ValueError("give weights_path (arcface_torch .pth) or onnx_path, not both")
+    owner = f"i{name.replace('r', 'resnet')}"  # the builder the user called, e.g. iresnet50
     if weights_path is not None:
+        weights_file = resolve_weights_file(
+            weights_path,
+            what=f"ArcFace i{name} weights",
+            owner=owner,
+            hint=(
+                f"Put arcface_torch's backbone.pth for i{name} there (e.g. "
+                f"ms1mv3_arcface_{name}_fp16/backbone.pth from the insightface model zoo), "
+                f"or give onnx_path=.../buffalo_l/w600k_r50.onnx instead."
+            ),
+        )
         state_dict = strip_wrapper_prefixes(
-            load_state_dict_file(
-                weights_path,
-                what=f"ArcFace i{name} weights",
-                hint=(
-                    f"Put arcface_torch's backbone.pth for i{name} there (e.g. "
-                    f"ms1mv3_arcface_{name}_fp16/backbone.pth from the insightface model zoo), "
-                    f"or give onnx_path=.../buffalo_l/w600k_r50.onnx instead."
-                ),
-            )
+            load_state_dict_file(weights_file, what=f"ArcFace i{name} weights")
         )
         missing, unexpected = model.load_state_dict(state_dict, strict=False)
         if missing or unexpected:
@@ -183,7 +187,17 @@ def _build(
                 f"{describe_keys(missing)}, unexpected {describe_keys(unexpected)}."
             )
     elif onnx_path is not None:
-        load_arcface_onnx_weights(model, onnx_path)
+        onnx_file = resolve_weights_file(
+            onnx_path,
+            what="ArcFace ONNX weights",
+            owner=owner,
+            argument="onnx_path",
+            hint=(
+                "Put insightface's w600k_r50.onnx there (from the buffalo_l pack, "
+                "~/.insightface/models/buffalo_l/)."
+            ),
+        )
+        load_arcface_onnx_weights(model, onnx_file)
     return model
 
 

@@ -35,7 +35,12 @@ from animegan.models.caffe_vgg import (
     VGG19_NPY_URL,
     load_caffe_vgg19_convs,
 )
-from animegan.models.weights import WeightsNotFoundError, describe_keys, load_state_dict_file
+from animegan.models.weights import (
+    describe_keys,
+    hub_checkpoint_path,
+    load_state_dict_file,
+    resolve_weights_file,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +68,7 @@ def vgg19_cache_path() -> Path:
     Returns:
         ``torch.hub.get_dir()/checkpoints/vgg19-dcbb9e9d.pth`` (set ``TORCH_HOME`` to move it).
     """
-    return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILENAME
+    return hub_checkpoint_path(VGG19_FILENAME)
 
 
 def _conv_indices() -> list[int]:
@@ -119,46 +124,27 @@ def _features_state_dict(
     return picked
 
 
-def _download_imagenet_state_dict() -> dict[str, torch.Tensor]:
-    cache = vgg19_cache_path()
-    try:
-        return torch.hub.load_state_dict_from_url(
-            VGG19_URL,
-            model_dir=str(cache.parent),
-            map_location="cpu",
-            progress=True,
-            check_hash=True,
-            weights_only=True,
-        )
-    except (OSError, RuntimeError) as error:
-        raise WeightsNotFoundError(
-            f"ImageNet VGG19 weights ({VGG19_FILENAME}) are not in the torch hub cache "
-            f"({cache}) and downloading them from {VGG19_URL} failed: {error}. Download the "
-            f"file on a machine with internet and either copy it to {cache} or set "
-            f"model.vgg.weights_path=/path/{VGG19_FILENAME}; for smoke tests only, "
-            f"model.vgg.weights=random."
-        ) from error
-
-
 def vgg19_npy_cache_path() -> Path:
     """Where ``weights="caffe"`` looks for ``vgg19.npy`` when no ``weights_path`` is given.
 
     Returns:
         ``torch.hub.get_dir()/checkpoints/vgg19.npy`` (set ``TORCH_HOME`` to move it).
     """
-    return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_NPY_FILENAME
+    return hub_checkpoint_path(VGG19_NPY_FILENAME)
 
 
 def _caffe_state_dict(weights_path: str | Path | None) -> dict[str, torch.Tensor]:
     """conv1_1 .. conv4_4 of ``vgg19.npy`` under ``_build_features`` keys, conv1_1 in RGB order."""
-    path = Path(weights_path) if weights_path is not None else vgg19_npy_cache_path()
-    if not path.expanduser().is_file():
-        raise WeightsNotFoundError(
-            f"Caffe VGG19 weights ({VGG19_NPY_FILENAME}) not found at {path}. Download the "
-            f"official {VGG19_NPY_FILENAME} (the AnimeGANv2 README links {VGG19_NPY_URL}) and set "
-            f"model.vgg.weights_path=/path/{VGG19_NPY_FILENAME} (or copy it to "
-            f"{vgg19_npy_cache_path()}); model.vgg.weights=imagenet uses torchvision's weights."
-        )
+    path = resolve_weights_file(
+        weights_path,
+        what=f"Caffe VGG19 weights ({VGG19_NPY_FILENAME})",
+        owner="VGG19Features",
+        cache_path=vgg19_npy_cache_path(),
+        hint=(
+            f"Download the official {VGG19_NPY_FILENAME} (the AnimeGANv2 README links "
+            f"{VGG19_NPY_URL}); weights='imagenet' uses torchvision's weights."
+        ),
+    )
     convs = load_caffe_vgg19_convs(path)
     conv_indices = _conv_indices()
     state_dict: dict[str, torch.Tensor] = {}
@@ -229,22 +215,17 @@ class VGG19Features(nn.Module):
 
     @staticmethod
     def _imagenet_state_dict(weights_path: str | Path | None) -> dict[str, torch.Tensor]:
-        if weights_path is not None:
-            source: Path = Path(weights_path)
-            state_dict = load_state_dict_file(
-                source,
-                what="VGG19 weights",
-                hint=(
-                    f"Point model.vgg.weights_path at torchvision's {VGG19_FILENAME} "
-                    f"(from {VGG19_URL}), or set model.vgg.weights=random for smoke tests."
-                ),
-            )
-        else:
-            source = vgg19_cache_path()
-            if source.is_file():
-                state_dict = load_state_dict_file(source, what="VGG19 weights")
-            else:
-                state_dict = _download_imagenet_state_dict()
+        source = resolve_weights_file(
+            weights_path,
+            what=f"ImageNet VGG19 weights ({VGG19_FILENAME})",
+            owner="VGG19Features",
+            url=VGG19_URL,
+            cache_path=vgg19_cache_path(),
+            allow_download=True,
+            check_hash=True,
+            hint="For smoke tests only, weights='random' needs no file.",
+        )
+        state_dict = load_state_dict_file(source, what="VGG19 weights")
         return _features_state_dict(state_dict, source)
 
     def train(self, mode: bool = True) -> VGG19Features:

@@ -7,6 +7,7 @@ missing or wrong weight file is the most common way a run fails before its first
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +21,19 @@ WRAPPER_KEY_PARTS: frozenset[str] = frozenset({"_orig_mod", "module"})
 
 
 class WeightsNotFoundError(FileNotFoundError):
-    """A weight file the model needs is not on disk (and could not be downloaded)."""
+    """A weight file the model needs is not on disk (and could not be downloaded).
+
+    Args:
+        message: the sentence shown to the user (names the file, the URL, where to put it).
+        owner: name of the class or function whose argument names the file
+            (``"InceptionFeatures"``), so an entry point can add the config key it was built from.
+        argument: that argument (``"weights_path"``); ``None`` when no argument names a file.
+    """
+
+    def __init__(self, message: str, *, owner: str | None = None, argument: str | None = None):
+        super().__init__(message)
+        self.owner = owner
+        self.argument = argument
 
 
 class InvalidWeightsError(ValueError):
@@ -69,6 +82,111 @@ def _unreadable(path: Path, what: str, error: BaseException) -> WeightsFileError
     else:
         reason = "is not a PyTorch weight file (neither a torch.save zip archive nor a pickle)"
     return WeightsFileError(f"{what} {path} {reason}")
+
+
+def hub_checkpoint_path(file_name: str) -> Path:
+    """Where the torch hub cache keeps a downloaded weight file (``$TORCH_HOME`` honoured).
+
+    Args:
+        file_name: the file's name, e.g. ``"vgg19-dcbb9e9d.pth"``.
+
+    Returns:
+        ``<torch.hub.get_dir()>/checkpoints/<file_name>``, read at call time so a ``TORCH_HOME``
+        set by a user shell or a test is honoured.
+    """
+    return Path(torch.hub.get_dir()) / "checkpoints" / file_name
+
+
+def url_file_name(url: str) -> str:
+    """The file name at the end of ``url`` (what the torch hub cache stores it as)."""
+    return url.rsplit("/", 1)[-1]
+
+
+def resolve_weights_file(
+    weights_path: str | os.PathLike[str] | None,
+    *,
+    what: str,
+    owner: str,
+    url: str | None = None,
+    cache_path: Path | None = None,
+    allow_download: bool = False,
+    check_hash: bool = False,
+    argument: str = "weights_path",
+    hint: str = "",
+) -> Path:
+    """Find a weight file: the given path, else the torch hub cache, else a download.
+
+    The one place a weight file is looked up (VGG19, FID Inception, the LPIPS backbones,
+    ArcFace). Nothing is read here; load the returned path with :func:`load_state_dict_file`.
+
+    Args:
+        weights_path: path the caller was given; when set it must exist (no fallback).
+        what: words naming the weights for messages (``"FID Inception weights"``).
+        owner: class or function whose argument ``weights_path`` is (``"InceptionFeatures"``).
+        url: where the file is published; ``None`` when it cannot be downloaded.
+        cache_path: the file's place in the torch hub cache; default (with ``url``)
+            :func:`hub_checkpoint_path` of the URL's file name; ``None`` without ``url``: no cache.
+        allow_download: fetch ``url`` into ``cache_path`` when neither file exists.
+        check_hash: the file name carries a SHA-256 prefix (torchvision's ``name-<hex>.pth``)
+            that the download must match.
+        argument: the caller's argument name, for messages.
+        hint: sentence appended to every not-found message (e.g. a no-file alternative).
+
+    Returns:
+        Path of an existing file.
+
+    Raises:
+        WeightsNotFoundError: the file is missing and could not (or may not) be downloaded; the
+            message names the file, the URL and where to put it, and carries ``owner`` and
+            ``argument`` so an entry point can name its config key.
+    """
+    tail = f" {hint}" if hint else ""
+    if cache_path is None and url is not None:
+        cache_path = hub_checkpoint_path(url_file_name(url))
+    if weights_path is not None:
+        path = Path(weights_path).expanduser()
+        if path.is_file():
+            return path
+        advice = []
+        if url is not None:
+            advice.append(f"Download {url} and put it there")
+        if cache_path is not None:
+            advice.append(
+                f"{'pass' if advice else 'Pass'} {argument}=None to use the torch cache ({cache_path})"
+            )
+        todo = f" {', or '.join(advice)}." if advice else ""
+        raise WeightsNotFoundError(
+            f"{what} not found: {path} does not exist ({argument}).{todo}{tail}",
+            owner=owner,
+            argument=argument,
+        )
+    if cache_path is None:
+        raise WeightsNotFoundError(
+            f"{what}: no file given; pass {argument}=<file>.{tail}", owner=owner, argument=argument
+        )
+    if cache_path.is_file():
+        return cache_path
+    if url is None:
+        reason = "it is never downloaded automatically"
+    elif allow_download:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        match = torch.hub.HASH_REGEX.search(cache_path.name) if check_hash else None
+        try:
+            torch.hub.download_url_to_file(
+                url, str(cache_path), hash_prefix=match.group(1) if match else None, progress=False
+            )
+            return cache_path
+        except Exception as error:  # urllib/ssl/http/hash errors all mean "no usable download"
+            reason = f"the download failed ({type(error).__name__}: {error})"
+    else:
+        reason = "downloads are off (allow_download=False)"
+    fetch = f"Download {url} on a machine with internet and put" if url else "Put"
+    raise WeightsNotFoundError(
+        f"{what} not found: {cache_path} does not exist and {reason}. {fetch} the file at "
+        f"{cache_path} (or anywhere, and pass {argument}=<path>).{tail}",
+        owner=owner,
+        argument=argument,
+    )
 
 
 def load_weights_file(
