@@ -10,13 +10,8 @@ import pytest
 from PIL import Image
 
 from animegan.data import decode, scan
-from animegan.data.decode import (
-    DatasetNotFoundError,
-    ImageDecodeError,
-    read_image_rgb,
-    scan_image_folder,
-    warn_skipped,
-)
+from animegan.data.decode import DatasetNotFoundError, ImageDecodeError, read_image_rgb
+from animegan.data.scan import scan_image_folder, warn_skipped
 
 
 def _jpeg_bytes(width: int = 64, height: int = 48, **save_kwargs: object) -> bytes:

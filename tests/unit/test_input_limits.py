@@ -20,13 +20,12 @@ from torch import nn
 from animegan.data import decode, scan
 from animegan.data.decode import (
     DatasetNotFoundError,
-    ImagePaths,
     ImageTooLargeError,
     entry_problem,
     image_header_size,
     read_image_rgb,
-    scan_image_folder,
 )
+from animegan.data.scan import ImagePaths, scan_image_folder
 from animegan.evaluation import LPIPSNetwork
 from animegan.evaluation.evaluator import Evaluator
 from animegan.evaluation.report import write_report

@@ -30,7 +30,8 @@ from animegan.cli.common import instantiate as _instantiate
 from animegan.cli.common import names_config_keys, run_reporting_user_errors
 from animegan.cli.validate import check_eval_config
 from animegan.data import AnimeGANDataModule
-from animegan.data.decode import DatasetNotFoundError, scan_image_folder
+from animegan.data.decode import DatasetNotFoundError
+from animegan.data.scan import scan_image_folder
 from animegan.evaluation.compare import write_comparison
 from animegan.evaluation.evaluator import Evaluator, inputs_from_datamodule
 from animegan.evaluation.report import write_report

@@ -16,7 +16,6 @@ import stat
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -376,17 +375,3 @@ def list_image_files(
         else:
             skipped.append((path, problem))
     return FolderListing(files=sorted(files), skipped=sorted(skipped))
-
-
-# Names that live in animegan.data.scan, still importable from here (PEP 562 module getattr).
-_SCAN_NAMES = frozenset(
-    {"ImagePaths", "ScanResult", "default_cache_dir", "scan_image_folder", "warn_skipped"}
-)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _SCAN_NAMES:
-        from animegan.data import scan
-
-        return getattr(scan, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

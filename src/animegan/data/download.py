@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.request import urlopen
 
-from animegan.data.decode import default_cache_dir, scan_image_folder
+from animegan.data.scan import default_cache_dir, scan_image_folder
 from animegan.data.smoothing import SmoothCache
 
 __all__ = [

@@ -12,7 +12,7 @@ from pathlib import Path
 from animegan.evaluation.evaluator import LOWER_IS_BETTER, EvaluationResult
 from animegan.evaluation.report import HTML_STYLE, json_value, new_figure
 from animegan.evaluation.tables import best_index, format_value, html_table, markdown_table
-from animegan.utils.images import save_comparison_grid
+from animegan.utils.images import from_uint8_image, save_comparison_grid
 
 __all__ = ["best_index", "best_per_metric", "write_comparison"]
 
@@ -99,7 +99,7 @@ def write_comparison(
     if kept > 0:
         columns = [results[0].photos[:kept], *[result.fakes[:kept] for result in results]]
         files["grid"] = save_comparison_grid(
-            [column.float() / 127.5 - 1 for column in columns], output_dir / "comparison_grid.png"
+            [from_uint8_image(column) for column in columns], output_dir / "comparison_grid.png"
         )
     if names:
         figure = new_figure(3.2 * len(names), 3.2)

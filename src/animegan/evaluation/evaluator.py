@@ -45,7 +45,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from animegan.data.datasets import PhotoDataset
-from animegan.data.decode import warn_skipped
+from animegan.data.scan import warn_skipped
 from animegan.evaluation.cache import ReferenceFeatureCache
 from animegan.evaluation.distributed import RowState, all_ranks_agree, distributed_rank
 from animegan.evaluation.fid import FIDMetric
@@ -298,7 +298,7 @@ class Evaluator:
             generator: photo → anime network, RGB [-1, 1] in and out; put in eval mode for the
                 call and restored afterwards.
             photo_paths: photos to stylize (capped to ``num_photos``, evenly spaced); the
-                ``paths`` of :func:`~animegan.data.decode.scan_image_folder` carry the files
+                ``paths`` of :func:`~animegan.data.scan.scan_image_folder` carry the files
                 the scan left out, which are then reported.
             reference_paths: anime images FID/KID compare against (capped to
                 ``num_reference``); may be empty when no ``fid_features`` are configured.

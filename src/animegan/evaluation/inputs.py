@@ -44,7 +44,8 @@ def inputs_from_datamodule(
     Returns:
         ``(photo_paths, reference_paths)``: the fixed validation subset and the anime references.
     """
-    from animegan.data.decode import DEFAULT_MAX_PIXELS, ImagePaths, scan_image_folder
+    from animegan.data.decode import DEFAULT_MAX_PIXELS
+    from animegan.data.scan import ImagePaths, scan_image_folder
 
     if getattr(datamodule, "layout", None) is None:
         datamodule.setup("fit")
@@ -76,7 +77,7 @@ def skipped_of(
     """``(path, reason)`` of the inputs left out: ``given``, else ``paths.skipped`` when present.
 
     Args:
-        paths: the usable paths (an :class:`~animegan.data.decode.ImagePaths` carries its skips).
+        paths: the usable paths (an :class:`~animegan.data.scan.ImagePaths` carries its skips).
         given: skips named by the caller, overriding those of ``paths``.
 
     Returns:
@@ -94,7 +95,7 @@ def input_counts(
 
     Args:
         role: key prefix, ``"photos"`` or ``"references"``.
-        given: the usable paths passed in (an :class:`~animegan.data.decode.ImagePaths` also
+        given: the usable paths passed in (an :class:`~animegan.data.scan.ImagePaths` also
             knows how many entries its folder held).
         used: the paths actually evaluated (after ``num_photos``/``num_reference``).
         skipped: ``(path, reason)`` of the entries left out as unusable.

@@ -17,7 +17,7 @@ from typing import Any
 from animegan.evaluation.evaluator import LOWER_IS_BETTER, EvaluationResult
 from animegan.evaluation.metrics_csv import read_metrics_csv
 from animegan.evaluation.tables import format_value, html_table, markdown_table
-from animegan.utils.images import save_comparison_grid
+from animegan.utils.images import from_uint8_image, save_comparison_grid
 
 __all__ = [
     "HTML_STYLE",
@@ -84,9 +84,8 @@ def write_metrics_json(
 
 def write_grid(result: EvaluationResult, path: str | Path) -> Path:
     """Save the kept photos and their stylizations as a ``photo | stylized`` grid PNG."""
-    photos = result.photos.float() / 127.5 - 1
-    fakes = result.fakes.float() / 127.5 - 1
-    return save_comparison_grid([photos, fakes], path)
+    columns = [from_uint8_image(result.photos), from_uint8_image(result.fakes)]
+    return save_comparison_grid(columns, path)
 
 
 def _write_per_image_csv(result: EvaluationResult, path: Path) -> Path:

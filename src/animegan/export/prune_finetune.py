@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from animegan.utils.images import from_uint8_image
+
 __all__ = ["FinetuneReport", "finetune_pruned"]
 
 
@@ -45,7 +47,7 @@ def _load_photo_batch_source(photos: Sequence[str | os.PathLike[str]], size: int
     from animegan.export.quantize import load_square_photo
 
     images = [load_square_photo(path, size) for path in photos]
-    array = np.stack(images).astype(np.float32) / 127.5 - 1.0  # [N, H, W, 3] in [-1, 1]
+    array = from_uint8_image(np.stack(images))  # [N, H, W, 3] in [-1, 1]
     return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()  # [N, 3, H, W]
 
 

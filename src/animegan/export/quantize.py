@@ -22,7 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from animegan.data.decode import ImageDecodeError, read_image_rgb, scan_image_folder, warn_skipped
+from animegan.data.decode import ImageDecodeError, read_image_rgb
+from animegan.data.scan import scan_image_folder, warn_skipped
 from animegan.export.onnx_graph import conv_nodes_of_layers, edge_conv_nodes, streamline_qdq
 from animegan.inference.backends import PHOTO_INPUT, StylizeBackend
 from animegan.inference.pipeline import output_to_uint8, photo_to_input
@@ -59,7 +60,7 @@ def list_photos(folder: str | os.PathLike[str], limit: int | None = None) -> lis
     """The decodable images of a folder (judged by content, sorted), at most ``limit`` of them.
 
     Files that do not decode are left out with one warning naming them (the folder is listed
-    by :func:`animegan.data.decode.scan_image_folder`, without a cache).
+    by :func:`animegan.data.scan.scan_image_folder`, without a cache).
 
     Raises:
         FileNotFoundError: the folder does not exist or holds no decodable image.
@@ -235,9 +236,9 @@ def psnr(reference: np.ndarray, candidate: np.ndarray) -> float:
 
 def lpips_weights_path() -> Path:
     """Where torchvision keeps the AlexNet weights LPIPS needs (``$TORCH_HOME/hub/checkpoints``)."""
-    import torch
+    from animegan.evaluation.lpips import lpips_backbone_cache_path
 
-    return Path(torch.hub.get_dir()) / "checkpoints" / "alexnet-owt-7be5be79.pth"
+    return lpips_backbone_cache_path("alex")
 
 
 @dataclass(frozen=True)

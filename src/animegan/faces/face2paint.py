@@ -16,6 +16,7 @@ from torch import nn
 
 from animegan.faces.alignment import portrait_crop
 from animegan.faces.detection import DetectedFace, FaceDetector, largest_face
+from animegan.utils.images import from_uint8_image, to_uint8_image
 
 __all__ = ["Face2PaintResult", "face2paint"]
 
@@ -43,9 +44,9 @@ class Face2PaintResult:
 def _stylize(generator: nn.Module, image: np.ndarray) -> np.ndarray:
     parameter = next(generator.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
-    photo = torch.from_numpy(image).permute(2, 0, 1)[None].float().to(device) / 127.5 - 1.0
-    fake_anime = generator(photo)[0].float().clamp(-1, 1)
-    return ((fake_anime + 1.0) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+    photo = from_uint8_image(torch.from_numpy(image).permute(2, 0, 1)[None]).to(device)
+    fake_anime = generator(photo)[0]
+    return to_uint8_image(fake_anime).permute(1, 2, 0).cpu().numpy()
 
 
 def face2paint(
