@@ -10,4 +10,4 @@ align-faces: $(STAMP)  ## align+crop faces: make align-faces FACES_IN=... FACES_
 	$(PY) -m animegan.cli.align_faces $(FACES_IN) $(FACES_OUT) --size $(FACES_SIZE) $(ARGS)
 
 test-faces: $(STAMP)  ## face alignment / ArcFace / identity loss / detector tests
-	$(PY) -m pytest -q tests/unit/test_alignment.py tests/unit/test_arcface.py tests/unit/test_identity_loss.py tests/unit/test_detection.py tests/integration/test_align_cli.py $(ARGS)
+	$(PY) -m pytest -q tests/unit/faces/test_alignment.py tests/unit/models/test_arcface.py tests/unit/losses/test_identity_loss.py tests/unit/faces/test_detection.py tests/integration/test_align_cli.py $(ARGS)

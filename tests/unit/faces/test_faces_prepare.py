@@ -23,7 +23,7 @@ from animegan.faces.prepare import (
 
 # Written by the align_faces code before faces/prepare.py existed (commit f6018aa), from
 # make_photos + FixedDetector below: the format must stay byte for byte the same.
-V1_FILE = Path(__file__).parent / "data" / "landmarks_v1.json"
+V1_FILE = Path(__file__).parent / "fixtures" / "landmarks_v1.json"
 MTIME_NS = 1_700_000_000_123_456_789
 
 

@@ -23,7 +23,7 @@ from animegan.training.checkpoint_io import (
     temp_name,
 )
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+SRC = Path(__file__).resolve().parents[3] / "src"
 
 
 def _checkpoint(value: float, numel: int = 1000) -> dict[str, object]:

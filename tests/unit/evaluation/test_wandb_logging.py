@@ -15,7 +15,7 @@ from omegaconf import open_dict
 from animegan.cli.wandb_run import apply_sweep_settings
 from animegan.evaluation.wandb_logging import finish_wandb, sweep_run_settings
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 
 
 def test_sweep_run_settings() -> None:

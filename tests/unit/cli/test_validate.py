@@ -10,7 +10,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from animegan.cli.validate import ConfigValueError, check_eval_config, check_train_config
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 
 
 def composed(overrides: list[str], config_name: str = "train"):

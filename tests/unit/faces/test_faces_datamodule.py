@@ -13,7 +13,7 @@ from hydra.core.global_hydra import GlobalHydra
 from animegan.data.augmentation import LowLightCLAHE, build_pipeline, moving_steps
 from animegan.faces.datamodule import FaceAnimeDataModule
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 SIZE = 32
 # Shipped recipes whose photo side flips or warps (refused before and after the type check).
 MOVING_RECIPES = {"affine", "basic", "full", "full_mixup"}

@@ -15,7 +15,7 @@ from animegan.data.loaders import ResumableDataLoader
 from animegan.data.sampler import UnpairedSampler
 
 SIZE = 16
-SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
 
 
 def _image(path: Path, h: int, w: int, seed: int) -> None:

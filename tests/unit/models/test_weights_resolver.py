@@ -131,7 +131,7 @@ def test_eval_cli_names_the_metrics_key_of_missing_inception_weights(
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     ckpt = tmp_path / "g.pt"
     export_state_dict(Generator(), ckpt)
-    conf = Path(__file__).resolve().parents[2] / "conf"
+    conf = Path(__file__).resolve().parents[3] / "conf"
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         cfg = compose(
