@@ -33,7 +33,7 @@ test-fast: $(STAMP)  ## unit + config tests only
 data: $(STAMP)  ## download and prepare the official AnimeGANv2 dataset into data/ (needs internet)
 	$(PY) -m animegan.data.download $(ARGS)
 
-lint: $(STAMP)  ## ruff check
+lint: $(STAMP)  ## ruff check (pycodestyle, pyflakes, imports, bugbear, pyupgrade, Google docstrings on src/)
 	$(PY) -m ruff check src tests
 
 # Feature areas add their targets in mk/*.mk (one fragment per area).

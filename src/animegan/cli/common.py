@@ -40,9 +40,11 @@ _Job = TypeVar("_Job", bound=Callable[..., Any])
 
 
 def _nodes_naming(tree: Any, owner: str, argument: str, prefix: str = "") -> Iterator[str]:
-    """Dotted keys of the config nodes built by ``owner`` (``_target_`` ending in it) that set
-    ``argument``; interpolations (e.g. the callback's ``${metrics}``) are not followed, so each
-    setting is named where the user writes it."""
+    """Dotted keys of the config nodes built by ``owner`` that set ``argument``.
+
+    A node is built by ``owner`` when its ``_target_`` ends in it. Interpolations (e.g. the
+    callback's ``${metrics}``) are not followed, so each setting is named where the user writes it.
+    """
     if isinstance(tree, dict):
         target = tree.get("_target_")
         if isinstance(target, str) and target.rsplit(".", 1)[-1] == owner and argument in tree:

@@ -259,6 +259,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Path]:
 
 @hydra.main(version_base="1.3", config_path="../../../conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
+    """Hydra entry point of ``python -m animegan.cli.eval`` (``make eval``)."""
     run_reporting_user_errors(evaluate, cfg)
 
 

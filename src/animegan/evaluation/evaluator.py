@@ -388,8 +388,10 @@ class Evaluator:
         )
 
     def _warn_skipped(self, skips: list[tuple[Path, str]], what: str) -> None:
-        """One warning per distinct list of skipped files (``make compare`` evaluates the same
-        photos once per checkpoint; the list is logged once)."""
+        """Log one warning per distinct list of skipped files.
+
+        ``make compare`` evaluates the same photos once per checkpoint; the list is logged once.
+        """
         key = (what, tuple(skips))
         if not skips or key in self._warned:
             return

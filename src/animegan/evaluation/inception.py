@@ -155,6 +155,7 @@ class InceptionFeatures(nn.Module):
         self.eval()
 
     def train(self, mode: bool = True) -> InceptionFeatures:
+        """Stay in eval mode whatever ``mode`` says: a frozen metric network never trains."""
         return super().train(False)
 
     def forward(self, images: Tensor) -> Tensor:

@@ -44,7 +44,7 @@ _LPIPS_BACKBONES: dict[str, tuple[str, str]] = {
 
 
 def lpips_backbone_url(net: str) -> str:
-    """torchvision's ImageNet weight URL of an LPIPS backbone ``net`` (alex, vgg or squeeze)."""
+    """The torchvision ImageNet weight URL of an LPIPS backbone ``net`` (alex, vgg or squeeze)."""
     import torchvision
 
     if net not in _LPIPS_BACKBONES:
@@ -139,6 +139,7 @@ class LPIPSNetwork(nn.Module):
         self.eval()
 
     def train(self, mode: bool = True) -> LPIPSNetwork:
+        """Stay in eval mode whatever ``mode`` says: a frozen metric network never trains."""
         return super().train(False)
 
     def features(self, images: Tensor) -> list[Tensor]:
@@ -159,7 +160,8 @@ class LPIPSNetwork(nn.Module):
         """LPIPS between two feature stacks of the same batch size (or one of size 1).
 
         Args:
-            features_a, features_b: outputs of :meth:`features`.
+            features_a: output of :meth:`features` for one batch.
+            features_b: the same for the other batch.
 
         Returns:
             [B] distances, >= 0; 0 for identical images.

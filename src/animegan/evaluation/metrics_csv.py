@@ -49,8 +49,10 @@ class MetricsTable:
         return last
 
     def paired(self, x: str, y: str) -> tuple[list[float], list[float]]:
-        """Values of ``x`` and ``y`` from the rows that logged both, neither NaN (e.g. a curve
-        of ``metrics/fid`` over ``epoch``)."""
+        """Values of ``x`` and ``y`` from the rows that logged both, neither NaN.
+
+        E.g. a curve of ``metrics/fid`` over ``epoch``.
+        """
         pairs = [
             (row[x], row[y])
             for row in self.rows

@@ -41,8 +41,11 @@ class InvalidWeightsError(ValueError):
 
 
 class WeightsFileError(InvalidWeightsError):
-    """A weight file or checkpoint exists but cannot be read: empty, truncated, not a PyTorch file,
-    or holding Python objects that ``weights_only=True`` refuses (no code is run)."""
+    """A weight file or checkpoint exists but cannot be read.
+
+    Empty, truncated, not a PyTorch file, or holding Python objects that ``weights_only=True``
+    refuses (no code is run).
+    """
 
 
 # First bytes of the two formats torch.save writes: a zip archive (torch >= 1.6) or a pickle.

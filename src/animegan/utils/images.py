@@ -1,5 +1,7 @@
-"""Small image helpers shared by data, callbacks, evaluation and inference: the [-1, 1] ↔ uint8
-pair and grids (tensor ↔ file)."""
+"""Small image helpers shared by data, callbacks, evaluation and inference.
+
+The [-1, 1] ↔ uint8 pair and grids (tensor ↔ file).
+"""
 
 from __future__ import annotations
 
