@@ -79,6 +79,15 @@ def stylize_all(checkpoint: Path, photos: np.ndarray) -> np.ndarray:
     return to_uint8(out)
 
 
+def checkpoint_epoch(path: Path) -> int | None:
+    """The 0-based epoch a Lightning checkpoint was written in (tensors only are loaded)."""
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    epoch = state.get("epoch") if isinstance(state, dict) else None
+    return None if epoch is None else int(epoch)
+
+
 def run_training(overrides: list[str], run_dir: Path) -> dict:
     """Train in a subprocess; returns wall and CPU seconds."""
     command = [sys.executable, "-m", "animegan.cli.train", "experiment=quickstart",
@@ -109,9 +118,15 @@ def measure(run_dir: Path) -> dict:
     cartoons = np.stack([cartoonize(photo) for photo in photos])
     init_out = stylize_all(run_dir / "checkpoints" / f"epoch{init_epochs - 1:03d}.ckpt", photos)
     final_out = stylize_all(run_dir / "checkpoints" / "last.ckpt", photos)
+    max_epochs = int(config["trainer"]["max_epochs"])
+    last_epoch = checkpoint_epoch(run_dir / "checkpoints" / "last.ckpt")
+    if last_epoch != max_epochs - 1:
+        print(f"warning: last.ckpt is from epoch {last_epoch}, not the final epoch "
+              f"{max_epochs - 1}: the final figures are not of the final weights", file=sys.stderr)
     return {
         "init_epochs": init_epochs,
-        "max_epochs": int(config["trainer"]["max_epochs"]),
+        "max_epochs": max_epochs,
+        "last_checkpoint_epoch": last_epoch,
         "image_size": int(config["data"]["image_size"]),
         "validation_photos": int(len(photos)),
         "psnr_db": {

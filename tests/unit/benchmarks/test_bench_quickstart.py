@@ -44,6 +44,7 @@ def test_measure_scores_the_init_and_final_checkpoints(
     (run / "config_resolved.yaml").write_text(yaml.safe_dump(config))
     result = bench.measure(run)
     assert (result["init_epochs"], result["image_size"], result["validation_photos"]) == (1, 32, 2)
+    assert result["last_checkpoint_epoch"] is None  # plain state dicts: no epoch recorded
     psnr = result["psnr_db"]
     assert all(math.isfinite(value) and 0 < value < 60 for value in psnr.values())
     # Two different generators: the init-phase and final figures are of different outputs.
