@@ -62,6 +62,9 @@ def tiny_overrides(tmp_path: Path) -> list[str]:
         "trainer.limit_train_batches=1",
         "trainer.max_epochs=2",
         "module.init_epochs=1",
+        # The quickstart logs every 10 steps and checkpoints every 2 epochs; tiny runs need both.
+        "trainer.log_every_n_steps=1",
+        "callbacks.checkpoint.every_n_epochs=1",
         "trainer.enable_progress_bar=false",
         "trainer.enable_model_summary=false",
     ]

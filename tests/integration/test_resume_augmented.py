@@ -53,6 +53,8 @@ def _overrides(tmp_path: Path, data_root: Path) -> list[str]:
         "callbacks.sample_grid.num_images=2",
         "trainer.limit_train_batches=null",
         "module.init_epochs=1",
+        "callbacks.checkpoint.every_n_epochs=1",  # the quickstart checkpoints every 2 epochs
+        "trainer.log_every_n_steps=1",
         "trainer.enable_progress_bar=false",
         "trainer.enable_model_summary=false",
     ]
