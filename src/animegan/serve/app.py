@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import uuid
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -392,4 +394,6 @@ def build_app(config: ServeConfig, catalog: WeightsCatalog | None = None):
         "footer_links": [],
         "ssr_mode": False,
     }
+    # The results folder goes with the page (garbage collection or interpreter exit).
+    weakref.finalize(page, shutil.rmtree, results_root, True)
     return page, launch_kwargs
