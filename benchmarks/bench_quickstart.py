@@ -58,12 +58,9 @@ def validation_photos(config: dict) -> np.ndarray:
     )
     module.setup("fit")
     photos = [module.val_dataset[i]["photo"] for i in range(len(module.val_dataset))]
-    return np.stack([to_uint8(photo.numpy().transpose(1, 2, 0)) for photo in photos])
+    from animegan.utils.images import to_uint8_image
 
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """``[..., 3]`` float in [-1, 1] → uint8 (round half to even, as the sample grids)."""
-    return np.clip(np.round((image + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return np.stack([to_uint8_image(photo.numpy().transpose(1, 2, 0)) for photo in photos])
 
 
 def stylize_all(checkpoint: Path, photos: np.ndarray) -> np.ndarray:
@@ -71,12 +68,13 @@ def stylize_all(checkpoint: Path, photos: np.ndarray) -> np.ndarray:
     import torch
 
     from animegan.models import load_generator
+    from animegan.utils.images import from_uint8_image, to_uint8_image
 
     generator = load_generator(checkpoint)
-    batch = torch.from_numpy(photos.astype(np.float32) / 127.5 - 1.0).permute(0, 3, 1, 2)
+    batch = from_uint8_image(torch.from_numpy(photos).permute(0, 3, 1, 2))
     with torch.no_grad():
-        out = generator(batch).clamp(-1, 1).permute(0, 2, 3, 1).numpy()
-    return to_uint8(out)
+        out = generator(batch)
+    return to_uint8_image(out).permute(0, 2, 3, 1).numpy()
 
 
 def checkpoint_epoch(path: Path) -> int | None:
