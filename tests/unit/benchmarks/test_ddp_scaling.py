@@ -137,7 +137,7 @@ def test_main_writes_json(ddp_scaling, networks, tmp_path: Path, capsys) -> None
         4 * trainable + gradients["used_map_bytes"]
     )
     assert {"date", "step", "gradients", "assumptions", "rows", "loader"} <= written.keys()
-    assert written["step"]["step_s"] == pytest.approx(0.174)  # the H100 probe
+    assert written["step"]["step_s"] == pytest.approx(0.174)  # the external H100 probe (benchmarks/TRAIN_SPEED.md)
     assert [row["gpus"] for row in written["rows"]] == [2, 4, 8, 16, 32]
     for row in written["rows"]:
         assert {"comm_ms_per_step", "efficiency_no_overlap", "efficiency_full_overlap"} <= set(row)
