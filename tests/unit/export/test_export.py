@@ -30,17 +30,11 @@ ort = pytest.importorskip("onnxruntime")
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: thread hand-offs cost more than they save on a busy 2-core machine.
-
-    Also keeps onnxruntime's info lines from quantize_static's internal sessions out of the
-    output (the exported model itself loads without warnings: test_onnx_optional_inputs.py).
-    """
+def _quiet_one_thread(one_torch_thread: None) -> None:
+    """One torch thread (tiny tensors), and onnxruntime's info lines from quantize_static's
+    internal sessions kept out of the output (the exported model itself loads without warnings:
+    test_onnx_optional_inputs.py)."""
     ort.set_default_logger_severity(3)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
